@@ -1,0 +1,124 @@
+"""The one-port gateway for local running: every public API behind one address, routed by
+`/api/v1/<service>/` (deployment uses nginx with the same prefixes), with `/healthz` for the
+whole portal, one OpenAPI page, and the caught mail at `/mail` when the local catcher runs."""
+
+from __future__ import annotations
+
+import html
+import os
+from collections.abc import AsyncIterator
+from contextlib import AsyncExitStack, asynccontextmanager
+from pathlib import Path
+from typing import Any
+
+import redis.asyncio as aioredis
+from fastapi import FastAPI
+from fastapi.openapi.docs import get_swagger_ui_html
+from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse
+
+from services.accounts.app import create_app as accounts_app
+from services.catalogue.app import create_app as catalogue_app
+from services.dossiers.app import create_app as dossiers_app
+from services.kernel.contracts import QUEUES
+from services.kernel.health import alive_instances
+from services.kernel.settings import ServiceSettings
+from services.kernel.web import check_ready
+from services.notifier.app import create_app as notifier_app
+
+PUBLIC = ("accounts", "catalogue", "dossiers")
+OUTBOX_SERVICES = ("accounts", "catalogue", "dossiers", "notifier")
+
+
+def create_gateway() -> FastAPI:
+    apps = {
+        "accounts": accounts_app(),
+        "catalogue": catalogue_app(),
+        "dossiers": dossiers_app(),
+        "notifier": notifier_app(),
+    }
+    redis_url = ServiceSettings().redis_url
+    mail_dir = os.environ.get("PORTAL_MAIL_DIR")
+
+    @asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        # Starlette does not run the lifespans of mounted apps: enter them here.
+        async with AsyncExitStack() as stack:
+            for app in apps.values():
+                await stack.enter_async_context(app.router.lifespan_context(app))
+            yield
+
+    gateway = FastAPI(
+        title="Cổng Dịch vụ công — gateway",
+        docs_url=None,
+        redoc_url=None,
+        openapi_url=None,
+        lifespan=lifespan,
+    )
+    for name in PUBLIC:
+        gateway.mount(f"/api/v1/{name}", apps[name])
+
+    @gateway.get("/healthz", include_in_schema=False)
+    async def healthz() -> JSONResponse:
+        """200 once every service's database, Redis, a worker per queue and a relay per
+        outbox answer; 503 before, saying what is missing."""
+        checks: dict[str, Any] = {}
+        for name, app in apps.items():
+            ready = await check_ready(app.state.db, redis_url)
+            checks[f"{name}.database"] = ready["database"]
+        checks["redis"] = ready["redis"]
+        client = aioredis.Redis.from_url(redis_url, socket_timeout=2, socket_connect_timeout=2)
+        try:
+            for queue in QUEUES:
+                n = await alive_instances(client, "worker", queue)
+                checks[f"{queue}.worker"] = "ok" if n else "missing"
+            for service in OUTBOX_SERVICES:
+                n = await alive_instances(client, "relay", service)
+                checks[f"{service}.relay"] = "ok" if n else "missing"
+        except Exception as exc:
+            checks["heartbeats"] = f"error: {type(exc).__name__}"
+        finally:
+            await client.aclose()
+        ok = all(v == "ok" for v in checks.values())
+        return JSONResponse(
+            {"status": "ok" if ok else "starting", "checks": checks},
+            status_code=200 if ok else 503,
+        )
+
+    @gateway.get("/", include_in_schema=False)
+    async def root() -> RedirectResponse:
+        return RedirectResponse("/docs")
+
+    @gateway.get("/docs", include_in_schema=False)
+    async def docs() -> HTMLResponse:
+        return get_swagger_ui_html(
+            openapi_url=f"/api/v1/{PUBLIC[0]}/openapi.json",
+            title="Cổng Dịch vụ công — API",
+            swagger_ui_parameters={
+                "urls": [{"url": f"/api/v1/{name}/openapi.json", "name": name} for name in PUBLIC],
+                "persistAuthorization": True,
+            },
+        )
+
+    if mail_dir:
+        from portal.mailcatcher import read_mail
+
+        @gateway.get("/mail", include_in_schema=False)
+        async def mail() -> HTMLResponse:
+            rows = "".join(
+                "<article style='border-bottom:1px solid #ccc;padding:8px 0'>"
+                f"<b>{html.escape(m['subject'])}</b><br>"
+                f"<small>{html.escape(m['to'])} · {html.escape(m['date'])} · "
+                f"{html.escape(m['file'])}</small>"
+                f"<pre style='white-space:pre-wrap'>{html.escape(m['text'])}</pre></article>"
+                for m in read_mail(Path(mail_dir))
+            )
+            page = (
+                "<!doctype html><html lang='vi'><head><meta charset='utf-8'>"
+                "<title>Thư đã nhận (mail catcher)</title></head>"
+                "<body style='font-family:sans-serif;max-width:50em;margin:2em auto'>"
+                f"<h1>Thư đã nhận</h1><p>Thư mục: {html.escape(mail_dir)}</p>"
+                f"{rows or '<p>Chưa có thư nào.</p>'}</body></html>"
+            )
+            return HTMLResponse(page)
+
+    return gateway

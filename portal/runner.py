@@ -1,0 +1,244 @@
+"""`portal run`: the whole portal on one machine. Checks or starts Redis, starts a mail catcher
+unless SMTP_HOST is set, migrates the embedded databases, then supervises the gateway, a worker
+per queue and the outbox relay until Ctrl-C."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+from typing import IO
+
+import redis
+
+from services.kernel.contracts import QUEUES
+from services.kernel.migrations import MIGRATED_SERVICES, upgrade
+from services.kernel.settings import ServiceSettings
+
+
+def say(message: str) -> None:
+    print(f"[portal] {message}", flush=True)
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def _redis_answers(url: str) -> bool:
+    try:
+        return bool(redis.Redis.from_url(url, socket_connect_timeout=1, socket_timeout=1).ping())
+    except redis.RedisError:
+        return False
+
+
+def ensure_redis(settings: ServiceSettings, data_dir: Path) -> subprocess.Popen[bytes] | None:
+    """Use REDIS_URL; else start a local redis-server when one is installed."""
+    url = settings.redis_url
+    if _redis_answers(url):
+        return None
+    if "REDIS_URL" in os.environ:
+        sys.exit(
+            f"[portal] Redis does not answer at REDIS_URL={url}. Start it, or unset REDIS_URL."
+        )
+    binary = shutil.which("redis-server")
+    if binary is None:
+        sys.exit(
+            "[portal] No Redis answers at redis://127.0.0.1:6379 and redis-server is not "
+            "installed.\n  Install it (Debian/Ubuntu: sudo apt-get install redis-server), or "
+            "set REDIS_URL to a running Redis."
+        )
+    say("starting a local redis-server on 127.0.0.1:6379")
+    proc = subprocess.Popen(
+        [
+            binary,
+            "--bind",
+            "127.0.0.1",
+            "--port",
+            "6379",
+            "--save",
+            "",
+            "--appendonly",
+            "no",
+            "--dir",
+            str(data_dir),
+        ],
+        stdout=subprocess.DEVNULL,
+    )
+    for _ in range(50):
+        if _redis_answers(url):
+            return proc
+        time.sleep(0.1)
+    proc.terminate()
+    sys.exit("[portal] redis-server did not start; see its output above.")
+
+
+def migrate_all() -> None:
+    import importlib
+
+    for service in MIGRATED_SERVICES:
+        settings = importlib.import_module(f"services.{service}.settings").get_settings()
+        upgrade(service, settings.resolved_database_url())
+
+
+class Supervisor:
+    def __init__(self, log: IO[bytes] | None) -> None:
+        self.children: list[tuple[str, subprocess.Popen[bytes]]] = []
+        self.log = log
+
+    def start(self, name: str, argv: list[str]) -> None:
+        proc = subprocess.Popen(
+            argv,
+            stdout=self.log,
+            stderr=subprocess.STDOUT if self.log else None,
+            start_new_session=True,
+        )
+        self.children.append((name, proc))
+
+    def dead(self) -> list[str]:
+        return [name for name, proc in self.children if proc.poll() is not None]
+
+    def stop(self, timeout: float = 15.0) -> None:
+        for _, proc in reversed(self.children):
+            if proc.poll() is None:
+                proc.send_signal(signal.SIGTERM)
+        deadline = time.monotonic() + timeout
+        for _, proc in self.children:
+            try:
+                proc.wait(max(0.1, deadline - time.monotonic()))
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+
+
+def _wait_healthy(port: int, sup: Supervisor, timeout: float) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if sup.dead():
+            return False
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=2) as r:
+                if r.status == 200:
+                    return True
+        except OSError:
+            pass
+        time.sleep(0.3)
+    return False
+
+
+def run(*, worker_concurrency: int = 1) -> int:
+    settings = ServiceSettings()
+    settings.check_production()
+    data_dir = settings.data_dir.resolve()
+    data_dir.mkdir(parents=True, exist_ok=True)
+    os.environ["PORTAL_DATA_DIR"] = str(data_dir)
+    port = int(os.environ.get("PORTAL_PORT", "8000"))
+    os.environ.setdefault("PORTAL_PUBLIC_URL", f"http://127.0.0.1:{port}")
+    if settings.portal_env != "production":
+        os.environ.setdefault("PORTAL_CAPTCHA", "test")
+
+    redis_proc = ensure_redis(settings, data_dir)
+    catcher = None
+    if not os.environ.get("SMTP_HOST"):
+        from portal.mailcatcher import start_mail_catcher
+
+        mail_dir = data_dir / "mail"
+        smtp_port = _free_port()
+        catcher = start_mail_catcher(mail_dir, port=smtp_port)
+        os.environ.update(
+            SMTP_HOST="127.0.0.1", SMTP_PORT=str(smtp_port), PORTAL_MAIL_DIR=str(mail_dir)
+        )
+        say(f"mail catcher on 127.0.0.1:{smtp_port}; caught mail: {mail_dir}/*.eml and /mail")
+
+    from services.accounts.settings import get_settings as accounts_settings
+
+    acc = accounts_settings()
+    if not acc.production:
+        from services.accounts.security import ensure_secret, ensure_signing_key
+
+        ensure_signing_key(acc.private_key_path, acc.public_key_path)
+        ensure_secret(acc.secret_path)
+    say("migrating databases")
+    migrate_all()
+
+    log_path = os.environ.get("PORTAL_LOG_FILE")
+    log = open(log_path, "ab") if log_path else None  # noqa: SIM115
+    py = sys.executable
+    sup = Supervisor(log)
+    stopping = False
+
+    def _stop(*_: object) -> None:
+        nonlocal stopping
+        stopping = True
+
+    signal.signal(signal.SIGINT, _stop)
+    signal.signal(signal.SIGTERM, _stop)
+    try:
+        sup.start(
+            "gateway",
+            [
+                py,
+                "-m",
+                "uvicorn",
+                "portal.gateway:create_gateway",
+                "--factory",
+                "--host",
+                "127.0.0.1",
+                "--port",
+                str(port),
+                "--no-access-log",
+                "--timeout-graceful-shutdown",
+                "10",
+            ],
+        )
+        for queue in QUEUES:
+            sup.start(
+                f"{queue}-worker",
+                [
+                    py,
+                    "-m",
+                    "celery",
+                    "-A",
+                    f"services.{queue}.tasks:celery",
+                    "worker",
+                    "-Q",
+                    queue,
+                    "-n",
+                    f"{queue}@%h",
+                    "--concurrency",
+                    str(worker_concurrency),
+                    "--loglevel",
+                    "INFO",
+                    "--without-gossip",
+                    "--without-mingle",
+                ],
+            )
+        sup.start("relay", [py, "-m", "portal", "relay", *MIGRATED_SERVICES])
+        if _wait_healthy(port, sup, timeout=90):
+            say(f"ready: http://127.0.0.1:{port}  (API docs: http://127.0.0.1:{port}/docs)")
+        elif not stopping:
+            say(f"not healthy in time; dead: {sup.dead() or 'none'}; see /healthz")
+        while not stopping:
+            dead = sup.dead()
+            if dead:
+                say(f"stopped unexpectedly: {', '.join(dead)}; shutting down")
+                return 1
+            time.sleep(0.5)
+        return 0
+    finally:
+        say("stopping")
+        sup.stop()
+        if catcher is not None:
+            catcher.stop()
+        if redis_proc is not None:
+            redis_proc.terminate()
+            redis_proc.wait(10)
+        if log is not None:
+            log.close()

@@ -1,0 +1,1 @@
+"""The portal's four services and the small kernel they share."""

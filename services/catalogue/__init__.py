@@ -1,0 +1,1 @@
+"""Catalogue: agencies, fields (lĩnh vực), procedures and their versions, form templates, search."""

@@ -1,0 +1,1 @@
+"""Dossiers (hồ sơ): filing, files, processing by officers, history and deadlines."""

@@ -1,0 +1,137 @@
+"""Access-token verification, done by every service itself with the accounts service's public
+keys. The algorithm is pinned (EdDSA); `exp`, `aud` and `iss` are required and checked."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Annotated, Any
+
+import jwt
+from fastapi import Depends, Request
+from fastapi.security import OAuth2PasswordBearer
+from jwt.algorithms import OKPAlgorithm
+
+from services.kernel.errors import ProblemError, Text
+
+ALGORITHM = "EdDSA"
+ROLES = ("citizen", "officer", "admin")
+
+
+@dataclass(frozen=True)
+class Principal:
+    user_id: str
+    role: str
+    agency_id: str | None
+    session_id: str | None
+
+
+class TokenVerifier:
+    def __init__(self, jwks: dict[str, Any], *, issuer: str, audience: str) -> None:
+        self.issuer = issuer
+        self.audience = audience
+        self.keys = {
+            k["kid"]: OKPAlgorithm.from_jwk(json.dumps(k))
+            for k in jwks.get("keys", [])
+            if k.get("kty") == "OKP" and k.get("crv") == "Ed25519"
+        }
+
+    def verify(self, token: str) -> Principal:
+        try:
+            header = jwt.get_unverified_header(token)
+            if header.get("alg") != ALGORITHM:
+                raise jwt.InvalidAlgorithmError("algorithm not allowed")
+            key = self.keys.get(str(header.get("kid")))
+            if key is None:
+                raise jwt.InvalidKeyError("unknown key")
+            claims = jwt.decode(
+                token,
+                key=key,  # type: ignore[arg-type]
+                algorithms=[ALGORITHM],
+                audience=self.audience,
+                issuer=self.issuer,
+                options={"require": ["exp", "iat", "aud", "iss", "sub"]},
+            )
+        except jwt.PyJWTError as exc:
+            raise unauthorized() from exc
+        role = claims.get("role")
+        if role not in ROLES:
+            raise unauthorized()
+        return Principal(
+            user_id=str(claims["sub"]),
+            role=role,
+            agency_id=claims.get("agency_id"),
+            session_id=claims.get("sid"),
+        )
+
+
+class KeyFileVerifier:
+    """Verifies with the JWKS file the accounts service publishes; re-reads it when it changes,
+    so a key rotation needs no restart."""
+
+    def __init__(self, path: Path, *, issuer: str, audience: str) -> None:
+        self.path = path
+        self.issuer = issuer
+        self.audience = audience
+        self._mtime = -1.0
+        self._verifier: TokenVerifier | None = None
+
+    def verify(self, token: str) -> Principal:
+        try:
+            mtime = self.path.stat().st_mtime
+        except OSError as exc:
+            raise unauthorized() from exc
+        if self._verifier is None or mtime != self._mtime:
+            jwks = json.loads(self.path.read_text())
+            self._verifier = TokenVerifier(jwks, issuer=self.issuer, audience=self.audience)
+            self._mtime = mtime
+        return self._verifier.verify(token)
+
+
+def unauthorized() -> ProblemError:
+    return ProblemError(
+        "unauthorized",
+        Text(
+            "Mã truy cập không hợp lệ hoặc đã hết hạn.",
+            "The access token is missing, invalid or expired.",
+        ),
+        headers={"WWW-Authenticate": "Bearer"},
+    )
+
+
+TOKEN_URL = "/api/v1/accounts/token"
+_bearer = OAuth2PasswordBearer(tokenUrl=TOKEN_URL, auto_error=False)
+
+
+def _verifier(request: Request) -> TokenVerifier | KeyFileVerifier:
+    return request.app.state.token_verifier  # type: ignore[no-any-return]
+
+
+def current_principal(
+    request: Request,
+    token: Annotated[str | None, Depends(_bearer)],
+) -> Principal:
+    if not token:
+        raise unauthorized()
+    return _verifier(request).verify(token)
+
+
+CurrentPrincipal = Annotated[Principal, Depends(current_principal)]
+
+
+def require_role(*roles: str):  # type: ignore[no-untyped-def]
+    def dependency(principal: CurrentPrincipal) -> Principal:
+        if principal.role not in roles:
+            raise ProblemError(
+                "forbidden",
+                Text("Bạn không có quyền thực hiện thao tác này.", "You may not do this."),
+            )
+        return principal
+
+    return dependency
+
+
+CurrentAdmin = Annotated[Principal, Depends(require_role("admin"))]
+CurrentOfficer = Annotated[Principal, Depends(require_role("officer", "admin"))]
+CurrentCitizen = Annotated[Principal, Depends(require_role("citizen"))]

@@ -1,0 +1,56 @@
+"""The messages services exchange: Celery tasks sent by name, with versioned pydantic payloads.
+A payload's `message_id` is the id of the outbox row it left through, so consumers can
+recognise a redelivery."""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar, Literal
+
+from pydantic import BaseModel, ConfigDict, EmailStr
+
+QUEUES: tuple[str, ...] = ("accounts", "catalogue", "dossiers", "notifier")
+
+
+def queue_of(task_name: str) -> str:
+    """Task names are "<service>.<verb>"; each service consumes its own queue."""
+    service = task_name.split(".", 1)[0]
+    if service not in QUEUES:
+        raise ValueError(f"task {task_name!r} names no service queue")
+    return service
+
+
+ROUTES: dict[str, dict[str, str]] = {f"{q}.*": {"queue": q} for q in QUEUES}
+
+
+class Contract(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    TASK: ClassVar[str]
+    message_id: str
+    version: int
+
+
+EmailTemplate = Literal[
+    "account_activation",
+    "account_exists",
+    "password_reset",
+    "officer_invitation",
+]
+
+
+class SendEmailV1(Contract):
+    """Ask the notifier to render a template and e-mail it to one recipient."""
+
+    TASK: ClassVar[str] = "notifier.send_email"
+    version: Literal[1] = 1
+    to: EmailStr
+    template: EmailTemplate
+    locale: Literal["vi", "en"] = "vi"
+    context: dict[str, Any]
+
+
+CONTRACTS: dict[str, type[Contract]] = {c.TASK: c for c in (SendEmailV1,)}
+
+
+def parse_message(task_name: str, payload: dict[str, Any]) -> Contract:
+    return CONTRACTS[task_name].model_validate(payload)

@@ -1,0 +1,116 @@
+"""Async SQLAlchemy engines and sessions. Services flush; the edge (request or task) commits."""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import uuid
+from collections.abc import AsyncIterator, Awaitable
+from pathlib import Path
+from typing import TypeVar
+
+from sqlalchemy import DateTime, event
+from sqlalchemy.ext.asyncio import (
+    AsyncEngine,
+    AsyncSession,
+    async_sessionmaker,
+    create_async_engine,
+)
+from sqlalchemy.types import TypeDecorator
+
+T = TypeVar("T")
+
+
+def utcnow() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
+
+
+def new_id() -> str:
+    return uuid.uuid4().hex
+
+
+class UTCDateTime(TypeDecorator[dt.datetime]):
+    """Timezone-aware timestamps on PostgreSQL and SQLite alike (SQLite drops the offset)."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: dt.datetime | None, dialect: object) -> dt.datetime | None:
+        if value is not None and value.tzinfo is None:
+            raise ValueError("naive datetime")
+        return value.astimezone(dt.UTC) if value is not None else None
+
+    def process_result_value(
+        self, value: dt.datetime | None, dialect: object
+    ) -> dt.datetime | None:
+        if value is not None and value.tzinfo is None:
+            return value.replace(tzinfo=dt.UTC)
+        return value
+
+
+def make_engine(url: str) -> AsyncEngine:
+    if url.startswith("sqlite"):
+        path = url.split("///", 1)[1]
+        Path(path).parent.mkdir(parents=True, exist_ok=True)
+        engine = create_async_engine(url, connect_args={"timeout": 30})
+
+        @event.listens_for(engine.sync_engine, "connect")
+        def _sqlite_pragmas(conn, _record):  # type: ignore[no-untyped-def]
+            cur = conn.cursor()
+            cur.execute("PRAGMA journal_mode=WAL")
+            cur.execute("PRAGMA busy_timeout=30000")
+            cur.execute("PRAGMA foreign_keys=ON")
+            cur.close()
+
+        return engine
+    return create_async_engine(url, pool_size=10, max_overflow=10, pool_pre_ping=True)
+
+
+class Database:
+    """One engine and session factory per process for one service's database."""
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+        self.engine = make_engine(url)
+        self.sessionmaker = async_sessionmaker(self.engine, expire_on_commit=False)
+
+    @property
+    def is_postgres(self) -> bool:
+        return self.engine.dialect.name == "postgresql"
+
+    async def session(self) -> AsyncIterator[AsyncSession]:
+        """FastAPI dependency: a session the route commits itself (commit at the edge, before
+        the response leaves); anything not committed is rolled back."""
+        async with self.sessionmaker() as session:
+            yield session
+
+    async def dispose(self) -> None:
+        await self.engine.dispose()
+
+
+_databases: dict[tuple[str, int], Database] = {}
+
+
+def database_for(url: str) -> Database:
+    """The process's one Database for `url` (a forked worker process gets its own)."""
+    key = (url, os.getpid())
+    if key not in _databases:
+        _databases[key] = Database(url)
+    return _databases[key]
+
+
+async def commit_through(session: AsyncSession, awaitable: Awaitable[T]) -> T:
+    """Run a service call and commit. A refusal (ProblemError) is committed too: the state it
+    records — a failed try, a used captcha — is part of the answer."""
+    from services.kernel.errors import ProblemError
+
+    try:
+        result = await awaitable
+    except ProblemError:
+        await session.commit()
+        raise
+    except BaseException:
+        await session.rollback()
+        raise
+    await session.commit()
+    return result

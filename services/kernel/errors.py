@@ -1,0 +1,210 @@
+"""One error hierarchy, mapped once to RFC 9457 problem+json, Vietnamese by default and English
+when the request asks for it with ``Accept-Language: en``."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+log = logging.getLogger("portal.errors")
+
+PROBLEM_JSON = "application/problem+json"
+TYPE_BASE = "https://dichvucong.hatinh.gov.vn/problems/"
+
+# code -> (status, title vi, title en)
+TITLES: dict[str, tuple[int, str, str]] = {
+    "bad-request": (400, "Yêu cầu không hợp lệ", "Bad request"),
+    "unauthorized": (401, "Chưa xác thực", "Not authenticated"),
+    "forbidden": (403, "Không có quyền", "Forbidden"),
+    "not-found": (404, "Không tìm thấy", "Not found"),
+    "method-not-allowed": (405, "Phương thức không được hỗ trợ", "Method not allowed"),
+    "conflict": (409, "Xung đột trạng thái", "Conflict"),
+    "payload-too-large": (413, "Dữ liệu gửi lên quá lớn", "Payload too large"),
+    "unsupported-media-type": (415, "Kiểu dữ liệu không được hỗ trợ", "Unsupported media type"),
+    "validation": (422, "Dữ liệu không hợp lệ", "Validation failed"),
+    "too-many-requests": (429, "Quá nhiều yêu cầu", "Too many requests"),
+    "internal": (500, "Lỗi hệ thống", "Internal server error"),
+    "unavailable": (503, "Dịch vụ tạm thời không sẵn sàng", "Service unavailable"),
+}
+STATUS_CODES = {status: code for code, (status, _, _) in TITLES.items()}
+
+
+class Text:
+    """A message a citizen or officer reads, in both languages."""
+
+    __slots__ = ("vi", "en")
+
+    def __init__(self, vi: str, en: str) -> None:
+        self.vi = vi
+        self.en = en
+
+    def __call__(self, lang: str) -> str:
+        return self.en if lang == "en" else self.vi
+
+
+class ProblemError(Exception):
+    """Raised by services for any error a client must see; `code` is a key of TITLES, or a
+    more specific code with an explicit status."""
+
+    def __init__(
+        self,
+        code: str,
+        detail: Text,
+        *,
+        status: int | None = None,
+        errors: list[dict[str, Any]] | None = None,
+        headers: dict[str, str] | None = None,
+        extra: dict[str, Any] | None = None,
+    ) -> None:
+        super().__init__(detail.en)
+        self.code = code
+        self.status = status or TITLES[code][0]
+        self.detail = detail
+        self.errors = errors
+        self.headers = headers
+        self.extra = extra or {}
+
+
+def request_language(request: Request) -> str:
+    """'en' when the client's first language preference is English, else 'vi'."""
+    header = request.headers.get("accept-language", "")
+    ranked: list[tuple[float, str]] = []
+    for i, part in enumerate(header.split(",")):
+        lang, _, q = part.strip().partition(";q=")
+        if not lang:
+            continue
+        try:
+            weight = float(q) if q else 1.0
+        except ValueError:
+            weight = 0.0
+        ranked.append((weight - i * 1e-6, lang.lower()))
+    if not ranked:
+        return "vi"
+    best = max(ranked)[1]
+    return "en" if best.startswith("en") else "vi"
+
+
+def problem_response(
+    request: Request,
+    code: str,
+    detail: str,
+    *,
+    status: int | None = None,
+    errors: list[dict[str, Any]] | None = None,
+    headers: dict[str, str] | None = None,
+    extra: dict[str, Any] | None = None,
+) -> JSONResponse:
+    lang = request_language(request)
+    base = TITLES.get(code) or TITLES[STATUS_CODES.get(status or 500, "internal")]
+    status = status or base[0]
+    body: dict[str, Any] = {
+        "type": TYPE_BASE + code,
+        "title": base[2] if lang == "en" else base[1],
+        "status": status,
+        "detail": detail,
+        "instance": request.url.path,
+    }
+    if errors is not None:
+        body["errors"] = errors
+    body.update(extra or {})
+    return JSONResponse(
+        body,
+        status_code=status,
+        media_type=PROBLEM_JSON,
+        headers={**(headers or {}), "Content-Language": lang},
+    )
+
+
+FIELD_MESSAGES: dict[str, Text] = {
+    "missing": Text("Trường này là bắt buộc.", "This field is required."),
+    "string_too_short": Text("Giá trị quá ngắn.", "The value is too short."),
+    "string_too_long": Text("Giá trị quá dài.", "The value is too long."),
+    "value_error": Text("Giá trị không hợp lệ.", "The value is invalid."),
+    "string_type": Text("Phải là một chuỗi ký tự.", "Must be a string."),
+    "date_from_datetime_parsing": Text("Ngày không hợp lệ.", "Invalid date."),
+    "date_parsing": Text("Ngày không hợp lệ (YYYY-MM-DD).", "Invalid date (YYYY-MM-DD)."),
+    "date_type": Text("Ngày không hợp lệ (YYYY-MM-DD).", "Invalid date (YYYY-MM-DD)."),
+    "literal_error": Text("Giá trị không nằm trong danh sách cho phép.", "Value not allowed."),
+    "enum": Text("Giá trị không nằm trong danh sách cho phép.", "Value not allowed."),
+    "json_invalid": Text("JSON không hợp lệ.", "Invalid JSON."),
+    "model_attributes_type": Text("Phải là một đối tượng JSON.", "Must be a JSON object."),
+    "dict_type": Text("Phải là một đối tượng JSON.", "Must be a JSON object."),
+    "int_parsing": Text("Phải là một số nguyên.", "Must be an integer."),
+    "extra_forbidden": Text("Trường không được phép.", "Unknown field."),
+}
+
+
+def register_field_messages(messages: dict[str, Text]) -> None:
+    """Services add the messages of their own validation error codes."""
+    FIELD_MESSAGES.update(messages)
+
+
+def field_error(loc: list[str | int], code: str, message: Text, lang: str) -> dict[str, Any]:
+    return {"field": ".".join(str(p) for p in loc), "code": code, "message": message(lang)}
+
+
+def _validation_errors(exc: RequestValidationError, lang: str) -> list[dict[str, Any]]:
+    errors = []
+    for err in exc.errors():
+        loc = [p for p in err.get("loc", ()) if p not in ("body", "query", "path", "form")]
+        kind = str(err.get("type", "value_error"))
+        text = FIELD_MESSAGES.get(kind)
+        if text is None:
+            text = Text("Giá trị không hợp lệ.", str(err.get("msg", "Invalid value.")))
+        errors.append(field_error(loc, kind, text, lang))
+    return errors
+
+
+def install_problem_handlers(app: FastAPI) -> None:
+    @app.exception_handler(ProblemError)
+    async def _problem(request: Request, exc: ProblemError) -> JSONResponse:
+        lang = request_language(request)
+        return problem_response(
+            request,
+            exc.code,
+            exc.detail(lang),
+            status=exc.status,
+            errors=exc.errors,
+            headers=exc.headers,
+            extra=exc.extra,
+        )
+
+    @app.exception_handler(RequestValidationError)
+    async def _validation(request: Request, exc: RequestValidationError) -> JSONResponse:
+        lang = request_language(request)
+        detail = Text(
+            "Dữ liệu gửi lên có trường không hợp lệ.", "Some fields of the request are invalid."
+        )
+        return problem_response(
+            request, "validation", detail(lang), errors=_validation_errors(exc, lang)
+        )
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        code = STATUS_CODES.get(exc.status_code, "bad-request")
+        lang = request_language(request)
+        texts = {
+            401: Text("Cần đăng nhập hoặc mã truy cập không hợp lệ.", "A valid token is required."),
+            404: Text("Không tìm thấy tài nguyên yêu cầu.", "The resource was not found."),
+            405: Text("Phương thức không được hỗ trợ.", "Method not allowed."),
+        }
+        text = texts.get(exc.status_code)
+        detail = text(lang) if text else str(exc.detail)
+        return problem_response(
+            request,
+            code,
+            detail,
+            status=exc.status_code,
+            headers=getattr(exc, "headers", None),
+        )
+
+    @app.exception_handler(Exception)
+    async def _unhandled(request: Request, exc: Exception) -> JSONResponse:
+        log.exception("unhandled error on %s %s", request.method, request.url.path)
+        detail = Text("Đã có lỗi xảy ra, vui lòng thử lại sau.", "Something went wrong.")
+        return problem_response(request, "internal", detail(request_language(request)))

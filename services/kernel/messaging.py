@@ -1,0 +1,85 @@
+"""Celery wiring shared by every service: one queue per service, tasks sent by name, late acks
+for idempotent tasks, a visibility timeout longer than any task, and one persistent event loop
+per worker process so async database pools and SMTP connections are reused across tasks."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import socket
+import threading
+from collections.abc import Coroutine
+from typing import Any, TypeVar
+
+from celery import Celery
+from celery.signals import worker_ready, worker_shutdown
+
+from services.kernel.contracts import ROUTES
+from services.kernel.health import Heartbeat
+from services.kernel.settings import ServiceSettings
+
+T = TypeVar("T")
+
+
+def make_celery(service: str, settings: ServiceSettings) -> Celery:
+    app = Celery(f"portal-{service}", broker=settings.redis_url, set_as_current=False)
+    app.conf.update(
+        task_serializer="json",
+        accept_content=["json"],
+        task_acks_late=True,
+        task_reject_on_worker_lost=True,
+        task_ignore_result=True,
+        task_routes=ROUTES,
+        task_default_queue=service,
+        task_time_limit=max(60, settings.celery_visibility_timeout // 2),
+        worker_prefetch_multiplier=1,
+        worker_hijack_root_logger=False,
+        worker_send_task_events=False,
+        worker_enable_remote_control=True,
+        broker_connection_retry_on_startup=True,
+        broker_connection_timeout=3,
+        broker_transport_options={
+            "visibility_timeout": settings.celery_visibility_timeout,
+            "socket_timeout": 5,
+            "socket_connect_timeout": 3,
+            "retry_on_timeout": True,
+        },
+        worker_cancel_long_running_tasks_on_connection_loss=True,
+    )
+    _install_worker_heartbeat(app, service, settings.redis_url)
+    return app
+
+
+def _install_worker_heartbeat(app: Celery, queue: str, redis_url: str) -> None:
+    """A running worker says so in Redis every few seconds; `/healthz` reads it."""
+    stop = threading.Event()
+
+    @worker_ready.connect(weak=False)
+    def _start(sender: Any = None, **_: Any) -> None:
+        if sender is None or sender.app is not app:
+            return
+        beat = Heartbeat(redis_url, "worker", queue, f"{socket.gethostname()}-{os.getpid()}")
+
+        def loop() -> None:
+            while not stop.is_set():
+                beat.safe_beat()
+                stop.wait(Heartbeat.INTERVAL)
+
+        threading.Thread(target=loop, name="portal-heartbeat", daemon=True).start()
+
+    @worker_shutdown.connect(weak=False)
+    def _stop(sender: Any = None, **_: Any) -> None:
+        stop.set()
+
+
+_loop: asyncio.AbstractEventLoop | None = None
+_loop_pid: int | None = None
+
+
+def run_async(coro: Coroutine[Any, Any, T]) -> T:
+    """Run a coroutine on this process's persistent event loop (created after any fork)."""
+    global _loop, _loop_pid
+    if _loop is None or _loop_pid != os.getpid():
+        _loop = asyncio.new_event_loop()
+        _loop_pid = os.getpid()
+    return _loop.run_until_complete(coro)

@@ -1,0 +1,158 @@
+"""The transactional outbox: a state change and the message it causes are written in one
+transaction; a relay publishes pending rows to Celery and marks them, retrying while Redis is
+down. Rows can also be scheduled for later (`available_at`), which is how long retry waits are
+kept in the database rather than parked in Redis."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import datetime as dt
+import logging
+from typing import Any
+
+from celery import Celery
+from sqlalchemy import JSON, Integer, String, Text, select
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import Mapped, mapped_column
+
+from services.kernel.contracts import Contract, queue_of
+from services.kernel.db import Database, UTCDateTime, new_id, utcnow
+
+log = logging.getLogger("portal.outbox")
+
+
+class OutboxMixin:
+    """Columns of a service's `outbox` table."""
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    task_name: Mapped[str] = mapped_column(String(100))
+    payload: Mapped[dict[str, Any]] = mapped_column(JSON)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    available_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow, index=True)
+    published_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime(), index=True)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    last_error: Mapped[str | None] = mapped_column(Text)
+
+
+class ProcessedMessageMixin:
+    """Columns of a consumer's `processed_message` table: the ids of messages already handled."""
+
+    message_id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    task_name: Mapped[str] = mapped_column(String(100))
+    processed_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
+def add_message(
+    session: AsyncSession,
+    outbox: type[OutboxMixin],
+    message: Contract,
+    *,
+    delay: dt.timedelta | None = None,
+) -> str:
+    """Stage `message` in the caller's transaction; it leaves when the transaction commits.
+    The row has its own id (the Celery task id): one message may leave more than once, as the
+    notifier's scheduled retries do; consumers deduplicate by the payload's `message_id`."""
+    now = utcnow()
+    row = outbox(
+        id=new_id(),
+        task_name=message.TASK,
+        payload=message.model_dump(mode="json"),
+        created_at=now,
+        available_at=now + delay if delay else now,
+        attempts=0,
+    )
+    session.add(row)
+    return row.id
+
+
+async def claim_message(
+    session: AsyncSession, processed: type[ProcessedMessageMixin], message_id: str, task_name: str
+) -> bool:
+    """True the first time a message is seen; record it in the consumer's transaction."""
+    if await session.get(processed, message_id) is not None:
+        return False
+    session.add(processed(message_id=message_id, task_name=task_name))
+    await session.flush()
+    return True
+
+
+class Relay:
+    """Publishes a service's pending outbox rows, oldest first."""
+
+    def __init__(
+        self,
+        db: Database,
+        outbox: type[OutboxMixin],
+        celery: Celery,
+        *,
+        batch_size: int = 200,
+    ) -> None:
+        self.db = db
+        self.outbox = outbox
+        self.celery = celery
+        self.batch_size = batch_size
+
+    def _publish(self, row: OutboxMixin) -> None:
+        self.celery.send_task(
+            row.task_name,
+            kwargs={"payload": row.payload},
+            task_id=row.id,
+            queue=queue_of(row.task_name),
+            retry=False,
+        )
+
+    async def publish_pending(self) -> int:
+        """One pass; returns how many rows were published. Raises when the broker is down,
+        after marking what did go out."""
+        async with self.db.sessionmaker() as session:
+            query = (
+                select(self.outbox)
+                .where(self.outbox.published_at.is_(None), self.outbox.available_at <= utcnow())
+                .order_by(self.outbox.available_at, self.outbox.created_at)
+                .limit(self.batch_size)
+            )
+            if self.db.is_postgres:
+                query = query.with_for_update(skip_locked=True)
+            rows = list((await session.scalars(query)).all())
+            published = 0
+            try:
+                for row in rows:
+                    self._publish(row)
+                    row.published_at = utcnow()
+                    row.attempts += 1
+                    published += 1
+            except Exception as exc:
+                if published < len(rows):
+                    failed = rows[published]
+                    failed.attempts += 1
+                    failed.last_error = f"{type(exc).__name__}: {exc}"[:1000]
+                await session.commit()
+                raise
+            await session.commit()
+            return published
+
+    async def pending_count(self) -> int:
+        from sqlalchemy import func
+
+        async with self.db.sessionmaker() as session:
+            return int(
+                await session.scalar(select(func.count()).where(self.outbox.published_at.is_(None)))
+                or 0
+            )
+
+    async def run(self, poll_interval: float, stop: asyncio.Event, beat: Any = None) -> None:
+        backoff = poll_interval
+        while not stop.is_set():
+            try:
+                published = await self.publish_pending()
+                backoff = poll_interval
+                if beat is not None:
+                    beat()
+                if published == self.batch_size:
+                    continue
+            except Exception as exc:
+                log.warning("relay: publishing failed (%s); retrying in %.1fs", exc, backoff)
+                backoff = min(backoff * 2, 5.0)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), timeout=backoff)

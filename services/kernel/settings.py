@@ -1,0 +1,73 @@
+"""Settings every service shares. Each service subclasses `ServiceSettings` with its own prefix
+(``ACCOUNTS_``, ``CATALOGUE_``, ...); the fields here keep their fixed, unprefixed names."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import AliasChoices, Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+def _env(name: str) -> AliasChoices:
+    return AliasChoices(name)
+
+
+class ServiceSettings(BaseSettings):
+    model_config = SettingsConfigDict(extra="ignore")
+
+    service_name: str = "portal"
+    database_url: str = ""
+
+    portal_env: Literal["development", "test", "production"] = Field(
+        "development", validation_alias=_env("PORTAL_ENV")
+    )
+    data_dir: Path = Field(Path("var"), validation_alias=_env("PORTAL_DATA_DIR"))
+    redis_url: str = Field("redis://127.0.0.1:6379/0", validation_alias=_env("REDIS_URL"))
+    captcha_mode: Literal["image", "test"] = Field("image", validation_alias=_env("PORTAL_CAPTCHA"))
+    jwt_issuer: str = Field("portal-accounts", validation_alias=_env("PORTAL_JWT_ISSUER"))
+    jwt_audience: str = Field("portal", validation_alias=_env("PORTAL_JWT_AUDIENCE"))
+    jwt_public_key_file: Path | None = Field(
+        None, validation_alias=_env("PORTAL_JWT_PUBLIC_KEY_FILE")
+    )
+    celery_visibility_timeout: int = Field(600, validation_alias=_env("CELERY_VISIBILITY_TIMEOUT"))
+    public_url: str = Field("http://127.0.0.1:8000", validation_alias=_env("PORTAL_PUBLIC_URL"))
+    relay_poll_interval: float = Field(0.2, validation_alias=_env("PORTAL_RELAY_POLL_INTERVAL"))
+
+    @property
+    def production(self) -> bool:
+        return self.portal_env == "production"
+
+    @property
+    def keys_dir(self) -> Path:
+        return self.data_dir / "keys"
+
+    @property
+    def public_key_path(self) -> Path:
+        return self.jwt_public_key_file or self.keys_dir / "jwks.json"
+
+    def resolved_database_url(self) -> str:
+        """The async SQLAlchemy URL; the embedded default is a SQLite file in the data folder."""
+        url = self.database_url or f"sqlite:///{self.data_dir / (self.service_name + '.db')}"
+        return async_url(url)
+
+    def check_production(self) -> None:
+        """Refuse settings that are only for local use when running in production."""
+        if self.production and self.captcha_mode == "test":
+            raise RuntimeError("PORTAL_CAPTCHA=test is refused when PORTAL_ENV=production")
+        if self.production and not self.database_url:
+            raise RuntimeError(f"{self.service_name}: a database URL is required in production")
+
+
+def async_url(url: str) -> str:
+    """Map plain database URLs to the async drivers the services use."""
+    for plain, driver in (
+        ("postgresql://", "postgresql+asyncpg://"),
+        ("postgres://", "postgresql+asyncpg://"),
+        ("postgresql+psycopg://", "postgresql+asyncpg://"),
+        ("sqlite:///", "sqlite+aiosqlite:///"),
+    ):
+        if url.startswith(plain):
+            return driver + url[len(plain) :]
+    return url

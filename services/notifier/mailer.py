@@ -1,0 +1,134 @@
+"""Rendering (Jinja2, text and HTML parts) and sending (aiosmtplib, one connection kept open
+per worker process and reused across messages)."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from email.message import EmailMessage
+from email.utils import formatdate
+from pathlib import Path
+from typing import Any
+
+import aiosmtplib
+from jinja2 import Environment, FileSystemLoader, StrictUndefined, TemplateError, select_autoescape
+
+from services.notifier.settings import NotifierSettings
+
+log = logging.getLogger("portal.notifier.mailer")
+TEMPLATES = Path(__file__).parent / "templates"
+
+_env = Environment(
+    loader=FileSystemLoader(TEMPLATES),
+    autoescape=select_autoescape(["html"]),
+    undefined=StrictUndefined,
+    keep_trailing_newline=True,
+)
+
+
+class PermanentFailure(Exception):
+    """Retrying cannot help: a 5xx answer, a template that cannot render."""
+
+
+class TransientFailure(Exception):
+    """Worth another try later: connection refused or lost, a timeout, a 4xx answer."""
+
+
+@dataclass(frozen=True)
+class RenderedEmail:
+    subject: str
+    text: str
+    html: str
+
+
+def render(template: str, context: dict[str, Any]) -> RenderedEmail:
+    try:
+        return RenderedEmail(
+            subject=" ".join(_env.get_template(f"{template}/subject.txt").render(context).split()),
+            text=_env.get_template(f"{template}/body.txt").render(context),
+            html=_env.get_template(f"{template}/body.html").render(context),
+        )
+    except TemplateError as exc:
+        raise PermanentFailure(f"template {template}: {exc}") from exc
+
+
+def build_message(
+    sender: str, recipient: str, message_id: str, email: RenderedEmail
+) -> EmailMessage:
+    message = EmailMessage()
+    message["From"] = sender
+    message["To"] = recipient
+    message["Subject"] = email.subject
+    message["Date"] = formatdate(localtime=False)
+    domain = sender.rsplit("@", 1)[-1].strip("> ") or "portal.local"
+    message["Message-ID"] = f"<{message_id}@{domain}>"
+    message["X-Portal-Message-Id"] = message_id
+    message.set_content(email.text, charset="utf-8")
+    message.add_alternative(email.html, subtype="html", charset="utf-8")
+    return message
+
+
+def _classify(exc: Exception) -> Exception:
+    if isinstance(exc, aiosmtplib.SMTPRecipientsRefused):
+        codes = [r.code for r in exc.recipients]
+        if codes and all(500 <= c < 600 for c in codes):
+            return PermanentFailure(str(exc))
+        return TransientFailure(str(exc))
+    if isinstance(exc, aiosmtplib.SMTPResponseException):
+        if 500 <= exc.code < 600:
+            return PermanentFailure(f"{exc.code} {exc.message}")
+        return TransientFailure(f"{exc.code} {exc.message}")
+    return TransientFailure(f"{type(exc).__name__}: {exc}")
+
+
+class Mailer:
+    def __init__(self, settings: NotifierSettings) -> None:
+        self.settings = settings
+        self._smtp: aiosmtplib.SMTP | None = None
+
+    async def _connection(self) -> aiosmtplib.SMTP:
+        if self._smtp is not None and self._smtp.is_connected:
+            return self._smtp
+        s = self.settings
+        smtp = aiosmtplib.SMTP(
+            hostname=s.smtp_host,
+            port=s.smtp_port,
+            timeout=s.smtp_timeout,
+            use_tls=s.smtp_tls,
+            start_tls=s.smtp_starttls,
+        )
+        await smtp.connect()
+        if s.smtp_username and s.smtp_password:
+            await smtp.login(s.smtp_username, s.smtp_password)
+        self._smtp = smtp
+        return smtp
+
+    async def close(self) -> None:
+        if self._smtp is not None and self._smtp.is_connected:
+            try:
+                await self._smtp.quit()
+            except aiosmtplib.SMTPException:
+                self._smtp.close()
+        self._smtp = None
+
+    def _drop(self) -> None:
+        if self._smtp is not None:
+            self._smtp.close()
+        self._smtp = None
+
+    async def send(self, message: EmailMessage) -> None:
+        """Send on the kept connection; a connection the server closed while idle is reopened
+        once. Raises PermanentFailure or TransientFailure."""
+        for attempt in (1, 2):
+            reused = self._smtp is not None and self._smtp.is_connected
+            try:
+                smtp = await self._connection()
+                await smtp.send_message(message)
+                return
+            except aiosmtplib.SMTPServerDisconnected as exc:
+                self._drop()
+                if not (reused and attempt == 1):
+                    raise TransientFailure(f"disconnected: {exc}") from exc
+            except (aiosmtplib.SMTPException, OSError) as exc:
+                self._drop()
+                raise _classify(exc) from exc
