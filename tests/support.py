@@ -1,0 +1,333 @@
+"""Test helpers: a capturing SMTP server, a local Redis server, and the whole portal started
+with `portal run` against them and PostgreSQL."""
+
+from __future__ import annotations
+
+import asyncio
+import email
+import email.policy
+import os
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+import uuid
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import asyncpg
+import httpx
+from aiosmtpd.controller import Controller
+from aiosmtpd.smtp import SMTP as SMTPServer
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def wait_until(predicate: Any, timeout: float, interval: float = 0.1, what: str = "") -> Any:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(interval)
+    raise AssertionError(f"timed out after {timeout}s waiting for {what or predicate}")
+
+
+@dataclass
+class Mail:
+    to: list[str]
+    subject: str
+    text: str
+    html: str
+    message_id: str
+    portal_message_id: str
+    raw: bytes
+
+
+class _Handler:
+    def __init__(self, sink: SmtpSink) -> None:
+        self.sink = sink
+
+    async def handle_RCPT(self, server, session, envelope, address, options):  # noqa: N802
+        if self.sink.mode == "tempfail":
+            self.sink.refused += 1
+            return "451 4.3.0 Try again later"
+        if "reject" in address:
+            return "550 5.1.1 Mailbox does not exist"
+        envelope.rcpt_tos.append(address)
+        return "250 OK"
+
+    async def handle_DATA(self, server, session, envelope):  # noqa: N802
+        message = email.message_from_bytes(envelope.content, policy=email.policy.default)
+        text = message.get_body(preferencelist=("plain",))
+        html = message.get_body(preferencelist=("html",))
+        mail = Mail(
+            to=list(envelope.rcpt_tos),
+            subject=str(message["Subject"]),
+            text=text.get_content() if text is not None else "",
+            html=html.get_content() if html is not None else "",
+            message_id=str(message["Message-ID"]),
+            portal_message_id=str(message["X-Portal-Message-Id"]),
+            raw=envelope.content,
+        )
+        with self.sink.lock:
+            self.sink.mails.append(mail)
+        return "250 Message accepted"
+
+
+class SmtpSink:
+    """An aiosmtpd server that keeps what it receives; it can be stopped, restarted on the same
+    port, or told to answer 451 to every recipient."""
+
+    def __init__(self, port: int | None = None) -> None:
+        self.port = port or free_port()
+        self.mails: list[Mail] = []
+        self.lock = threading.Lock()
+        self.mode = "accept"
+        self.refused = 0
+        self.connections = 0
+        self._controller: Controller | None = None
+
+    def start(self) -> None:
+        sink = self
+
+        class CountingSMTP(SMTPServer):
+            def connection_made(self, transport):  # type: ignore[no-untyped-def]
+                sink.connections += 1
+                super().connection_made(transport)
+
+        class _Controller(Controller):
+            def factory(self):  # type: ignore[no-untyped-def]
+                return CountingSMTP(self.handler, **self.SMTP_kwargs)
+
+        self._controller = _Controller(_Handler(self), hostname="127.0.0.1", port=self.port)
+        self._controller.start()
+
+    def stop(self) -> None:
+        if self._controller is not None:
+            self._controller.stop()
+            self._controller = None
+
+    def to(self, address: str) -> list[Mail]:
+        with self.lock:
+            return [m for m in self.mails if address in m.to]
+
+    def wait_for(self, address: str, count: int = 1, timeout: float = 30.0) -> list[Mail]:
+        return wait_until(
+            lambda: self.to(address) if len(self.to(address)) >= count else None,
+            timeout,
+            what=f"{count} e-mail(s) to {address}",
+        )
+
+
+class RedisServer:
+    """A private redis-server on a free port, so stopping it harms nothing else."""
+
+    def __init__(self, workdir: Path) -> None:
+        self.port = free_port()
+        self.workdir = workdir
+        self.proc: subprocess.Popen[bytes] | None = None
+
+    @property
+    def url(self) -> str:
+        return f"redis://127.0.0.1:{self.port}/0"
+
+    def start(self) -> None:
+        binary = shutil.which("redis-server")
+        assert binary, "redis-server is not installed"
+        self.proc = subprocess.Popen(
+            [
+                binary,
+                "--bind",
+                "127.0.0.1",
+                "--port",
+                str(self.port),
+                "--save",
+                "",
+                "--appendonly",
+                "no",
+                "--dir",
+                str(self.workdir),
+            ],
+            stdout=subprocess.DEVNULL,
+        )
+        wait_until(self._answers, 10, what="redis-server to answer")
+
+    def _answers(self) -> bool:
+        try:
+            with socket.create_connection(("127.0.0.1", self.port), timeout=0.5) as s:
+                s.sendall(b"PING\r\n")
+                return s.recv(16).startswith(b"+PONG")
+        except OSError:
+            return False
+
+    def stop(self) -> None:
+        if self.proc is not None:
+            self.proc.terminate()
+            self.proc.wait(10)
+            self.proc = None
+
+
+def _admin_dsn(database_url: str) -> str:
+    return re.sub(r"^postgresql\+\w+://", "postgresql://", database_url)
+
+
+def _with_database(database_url: str, name: str) -> str:
+    base = _admin_dsn(database_url).rsplit("/", 1)[0]
+    return f"{base}/{name}"
+
+
+async def _create_databases(admin_url: str, names: list[str]) -> None:
+    conn = await asyncpg.connect(_admin_dsn(admin_url))
+    try:
+        for name in names:
+            await conn.execute(f'CREATE DATABASE "{name}"')
+    finally:
+        await conn.close()
+
+
+async def _drop_databases(admin_url: str, names: list[str]) -> None:
+    conn = await asyncpg.connect(_admin_dsn(admin_url))
+    try:
+        for name in names:
+            await conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    finally:
+        await conn.close()
+
+
+SERVICES = ("accounts", "catalogue", "dossiers", "notifier")
+
+
+@dataclass
+class Stack:
+    """The whole portal (`portal run`) on fresh PostgreSQL databases."""
+
+    database_url: str
+    redis_url: str
+    smtp: SmtpSink
+    workdir: Path
+    extra_env: dict[str, str] = field(default_factory=dict)
+    port: int = field(default_factory=free_port)
+    admin_email: str = "quantri@hatinh.gov.vn"
+    admin_password: str = "Quan-tri-vien-2025!"
+    proc: subprocess.Popen[bytes] | None = None
+    databases: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def base_url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    @property
+    def log_path(self) -> Path:
+        return self.workdir / "portal.log"
+
+    def db_url(self, service: str) -> str:
+        return self.databases[service]
+
+    def env(self) -> dict[str, str]:
+        env = {k: v for k, v in os.environ.items() if not k.startswith(("ACCOUNTS_", "NOTIFIER_"))}
+        env.update(
+            PORTAL_ENV="test",
+            PORTAL_PORT=str(self.port),
+            PORTAL_DATA_DIR=str(self.workdir / "var"),
+            PORTAL_CAPTCHA="test",
+            PORTAL_LOG_FILE=str(self.log_path),
+            PORTAL_ADMIN_EMAIL=self.admin_email,
+            PORTAL_ADMIN_PASSWORD=self.admin_password,
+            REDIS_URL=self.redis_url,
+            SMTP_HOST="127.0.0.1",
+            SMTP_PORT=str(self.smtp.port),
+            PORTAL_RELAY_POLL_INTERVAL="0.1",
+            NOTIFIER_RETRY_BASE_SECONDS="0.5",
+            NOTIFIER_RETRY_MAX_SECONDS="2",
+        )
+        for service, url in self.databases.items():
+            env[f"{service.upper()}_DATABASE_URL"] = url
+        env.update(self.extra_env)
+        return env
+
+    def start(self) -> None:
+        tag = uuid.uuid4().hex[:8]
+        names = {s: f"portal_test_{tag}_{s}" for s in SERVICES}
+        asyncio.run(_create_databases(self.database_url, list(names.values())))
+        self.databases = {s: _with_database(self.database_url, n) for s, n in names.items()}
+        self.workdir.mkdir(parents=True, exist_ok=True)
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "portal", "run"],
+            env=self.env(),
+            cwd=ROOT,
+            stdout=open(self.workdir / "runner.out", "wb"),  # noqa: SIM115
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+        try:
+            wait_until(self._healthy, 120, interval=0.3, what="the portal to be healthy")
+        except AssertionError:
+            self.stop()
+            raise AssertionError("portal did not start:\n" + self.tail_logs()) from None
+
+    def _healthy(self) -> bool:
+        if self.proc is not None and self.proc.poll() is not None:
+            raise AssertionError("portal exited:\n" + self.tail_logs())
+        try:
+            return httpx.get(f"{self.base_url}/healthz", timeout=2).status_code == 200
+        except httpx.HTTPError:
+            return False
+
+    def tail_logs(self, lines: int = 80) -> str:
+        out = []
+        for path in (self.workdir / "runner.out", self.log_path):
+            if path.exists():
+                out.append(
+                    f"--- {path.name}\n"
+                    + "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
+                )
+        return "\n".join(out)
+
+    def stop(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGINT)
+            try:
+                self.proc.wait(30)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.proc.pid, signal.SIGKILL)
+                self.proc.wait()
+        self.proc = None
+        if self.databases:
+            names = [url.rsplit("/", 1)[1] for url in self.databases.values()]
+            asyncio.run(_drop_databases(self.database_url, names))
+            self.databases = {}
+
+    async def sql(self, service: str, query: str, *args: Any) -> list[asyncpg.Record]:
+        conn = await asyncpg.connect(self.databases[service])
+        try:
+            return await conn.fetch(query, *args)
+        finally:
+            await conn.close()
+
+    def query(self, service: str, query: str, *args: Any) -> list[asyncpg.Record]:
+        return asyncio.run(self.sql(service, query, *args))
+
+    def keys_dir(self) -> Path:
+        return self.workdir / "var" / "keys"
+
+
+CODE = re.compile(r"là:\s*(\d{6})\b")
+
+
+def code_from(mail: Mail) -> str:
+    """The 6-digit code as a person reads it in the e-mail ("... của bạn là: 123456")."""
+    match = CODE.search(mail.text)
+    assert match, f"no code in e-mail: {mail.text}"
+    return match.group(1)
