@@ -39,7 +39,8 @@ def database_url() -> Iterator[str]:
             yield pg.get_connection_url()
         return
     pytest.skip(
-        "no PostgreSQL: set DATABASE_URL (e.g. postgresql://postgres@127.0.0.1:5432/postgres) or run Docker"
+        "no PostgreSQL: set DATABASE_URL "
+        "(e.g. postgresql://postgres@127.0.0.1:5432/postgres) or run Docker"
     )
 
 
