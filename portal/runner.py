@@ -133,6 +133,56 @@ def _wait_healthy(port: int, sup: Supervisor, timeout: float) -> bool:
     return False
 
 
+def process_plan(port: int, worker_concurrency: int) -> list[tuple[str, list[str]]]:
+    """What `portal run` starts: the gateway, a worker per queue, one relay for every outbox."""
+    py = sys.executable
+    plan = [
+        (
+            "gateway",
+            [
+                py,
+                "-m",
+                "uvicorn",
+                "portal.gateway:create_gateway",
+                "--factory",
+                "--host",
+                "127.0.0.1",
+                "--port",
+                str(port),
+                "--no-access-log",
+                "--timeout-graceful-shutdown",
+                "10",
+            ],
+        )
+    ]
+    for queue in QUEUES:
+        plan.append(
+            (
+                f"{queue}-worker",
+                [
+                    py,
+                    "-m",
+                    "celery",
+                    "-A",
+                    f"services.{queue}.tasks:celery",
+                    "worker",
+                    "-Q",
+                    queue,
+                    "-n",
+                    f"{queue}@%h",
+                    "--concurrency",
+                    str(worker_concurrency),
+                    "--loglevel",
+                    "INFO",
+                    "--without-gossip",
+                    "--without-mingle",
+                ],
+            )
+        )
+    plan.append(("relay", [py, "-m", "portal", "relay", *MIGRATED_SERVICES]))
+    return plan
+
+
 def run(*, worker_concurrency: int = 1) -> int:
     settings = ServiceSettings()
     settings.check_production()
@@ -141,8 +191,6 @@ def run(*, worker_concurrency: int = 1) -> int:
     os.environ["PORTAL_DATA_DIR"] = str(data_dir)
     port = int(os.environ.get("PORTAL_PORT", "8000"))
     os.environ.setdefault("PORTAL_PUBLIC_URL", f"http://127.0.0.1:{port}")
-    if settings.portal_env != "production":
-        os.environ.setdefault("PORTAL_CAPTCHA", "test")
 
     redis_proc = ensure_redis(settings, data_dir)
     catcher = None
@@ -170,7 +218,6 @@ def run(*, worker_concurrency: int = 1) -> int:
 
     log_path = os.environ.get("PORTAL_LOG_FILE")
     log = open(log_path, "ab") if log_path else None  # noqa: SIM115
-    py = sys.executable
     sup = Supervisor(log)
     stopping = False
 
@@ -181,46 +228,8 @@ def run(*, worker_concurrency: int = 1) -> int:
     signal.signal(signal.SIGINT, _stop)
     signal.signal(signal.SIGTERM, _stop)
     try:
-        sup.start(
-            "gateway",
-            [
-                py,
-                "-m",
-                "uvicorn",
-                "portal.gateway:create_gateway",
-                "--factory",
-                "--host",
-                "127.0.0.1",
-                "--port",
-                str(port),
-                "--no-access-log",
-                "--timeout-graceful-shutdown",
-                "10",
-            ],
-        )
-        for queue in QUEUES:
-            sup.start(
-                f"{queue}-worker",
-                [
-                    py,
-                    "-m",
-                    "celery",
-                    "-A",
-                    f"services.{queue}.tasks:celery",
-                    "worker",
-                    "-Q",
-                    queue,
-                    "-n",
-                    f"{queue}@%h",
-                    "--concurrency",
-                    str(worker_concurrency),
-                    "--loglevel",
-                    "INFO",
-                    "--without-gossip",
-                    "--without-mingle",
-                ],
-            )
-        sup.start("relay", [py, "-m", "portal", "relay", *MIGRATED_SERVICES])
+        for name, argv in process_plan(port, worker_concurrency):
+            sup.start(name, argv)
         if _wait_healthy(port, sup, timeout=90):
             say(f"ready: http://127.0.0.1:{port}  (API docs: http://127.0.0.1:{port}/docs)")
         elif not stopping:

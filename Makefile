@@ -1,0 +1,47 @@
+# The portal's commands. `make` alone lists them.
+.DEFAULT_GOAL := help
+SHELL := /bin/bash
+PYTHON ?= python3
+UV := $(PYTHON) -m uv
+VENV_STAMP := .venv/.synced
+
+# The test suite's PostgreSQL server and Redis database (number 14 is flushed by the suite).
+TEST_DATABASE_URL ?= postgresql://postgres@127.0.0.1:5432/postgres
+TEST_REDIS_URL ?= redis://127.0.0.1:6379/14
+
+.PHONY: help install run test test-fast lint format services clean
+
+help: ## list the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
+
+$(VENV_STAMP): pyproject.toml uv.lock
+	@$(UV) --version >/dev/null 2>&1 || $(PYTHON) -m pip install --quiet uv
+	$(UV) sync --frozen
+	@touch $@
+
+install: $(VENV_STAMP) ## install uv if missing, then the locked dependencies into .venv
+
+run: install ## start the whole portal at http://127.0.0.1:8000 (Ctrl-C stops it)
+	PORTAL_CAPTCHA=$${PORTAL_CAPTCHA:-test} $(UV) run --frozen portal run
+
+services: ## check PostgreSQL and Redis, start (or install) them when down
+	@deploy/local/ensure-services.sh
+
+test: install services ## run the whole test suite (real PostgreSQL, Redis, Celery workers, SMTP)
+	DATABASE_URL=$${DATABASE_URL:-$(TEST_DATABASE_URL)} REDIS_URL=$${REDIS_URL:-$(TEST_REDIS_URL)} \
+		$(UV) run --frozen pytest
+
+test-fast: install services ## the suite without the fault tests
+	DATABASE_URL=$${DATABASE_URL:-$(TEST_DATABASE_URL)} REDIS_URL=$${REDIS_URL:-$(TEST_REDIS_URL)} \
+		$(UV) run --frozen pytest -m "not fault"
+
+lint: install ## ruff: lint and check formatting
+	$(UV) run --frozen ruff check .
+	$(UV) run --frozen ruff format --check .
+
+format: install ## ruff: fix what can be fixed and format
+	$(UV) run --frozen ruff check --fix .
+	$(UV) run --frozen ruff format .
+
+clean: ## remove the virtualenv and the local data folder (var/)
+	rm -rf .venv var

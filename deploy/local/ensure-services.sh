@@ -1,0 +1,36 @@
+#!/usr/bin/env bash
+# Make sure PostgreSQL (127.0.0.1:5432) and Redis (127.0.0.1:6379) answer, starting them when
+# they are installed but down, and installing them from Debian's packages when missing (root).
+set -euo pipefail
+
+say() { echo "[services] $*"; }
+
+pg_up() { pg_isready -q -h 127.0.0.1 -p 5432 2>/dev/null; }
+redis_up() { [ "$(redis-cli -h 127.0.0.1 -p 6379 ping 2>/dev/null)" = "PONG" ]; }
+
+apt_install() {
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+    say "installing $*"
+    apt-get update -qq >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$@" >/dev/null
+  else
+    say "please install: $*"; exit 1
+  fi
+}
+
+if ! pg_up; then
+  command -v pg_ctlcluster >/dev/null || apt_install postgresql
+  say "starting PostgreSQL"
+  version=$(ls /etc/postgresql | sort -V | tail -n 1)
+  pg_ctlcluster --skip-systemctl-redirect "$version" main start || true
+  for _ in $(seq 1 60); do pg_up && break; sleep 0.5; done
+  pg_up || { say "PostgreSQL does not answer on 127.0.0.1:5432"; exit 1; }
+fi
+
+if ! redis_up; then
+  command -v redis-server >/dev/null || apt_install redis-server
+  say "starting Redis"
+  redis-server --daemonize yes --bind 127.0.0.1 --port 6379 --save "" --appendonly no
+  for _ in $(seq 1 40); do redis_up && break; sleep 0.25; done
+  redis_up || { say "Redis does not answer on 127.0.0.1:6379"; exit 1; }
+fi
+say "PostgreSQL and Redis answer"

@@ -1,0 +1,152 @@
+"""The platform's own promises: every contract has a consumer, every queue a worker, every
+service's migrations reach one head on an empty PostgreSQL database, and the pure rules."""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import importlib
+import uuid
+
+import pytest
+from alembic.script import ScriptDirectory
+from starlette.requests import Request
+
+from portal import runner
+from services.accounts.service import ACCOUNT, CLIENT, PAIR
+from services.kernel.contracts import CONTRACTS, QUEUES, SendEmailV1, queue_of
+from services.kernel.errors import request_language
+from services.kernel.migrations import MIGRATED_SERVICES, alembic_config, upgrade
+from services.notifier.mailer import PermanentFailure, build_message, render
+from services.notifier.service import retry_delay
+from tests.support import _create_databases, _drop_databases, _with_database
+
+
+def test_every_contract_has_a_consumer_on_its_queue() -> None:
+    for task_name in CONTRACTS:
+        queue = queue_of(task_name)
+        tasks = importlib.import_module(f"services.{queue}.tasks")
+        assert task_name in tasks.celery.tasks, f"{task_name} has no consumer in {queue}"
+
+
+def test_every_queue_has_a_worker_and_every_service_a_relay() -> None:
+    plan = dict(runner.process_plan(8000, 1))
+    consumed = {argv[argv.index("-Q") + 1] for argv in plan.values() if "-Q" in argv}
+    assert consumed == set(QUEUES)
+    relayed = set(plan["relay"][plan["relay"].index("relay") + 1 :])
+    assert relayed == set(MIGRATED_SERVICES)
+    for queue in QUEUES:
+        tasks = importlib.import_module(f"services.{queue}.tasks")
+        assert tasks.celery.conf.task_default_queue == queue
+        assert tasks.celery.conf.task_acks_late and tasks.celery.conf.task_reject_on_worker_lost
+        visibility = tasks.celery.conf.broker_transport_options["visibility_timeout"]
+        assert tasks.celery.conf.task_time_limit < visibility
+    assert set(MIGRATED_SERVICES) == set(QUEUES)
+
+
+def test_each_service_has_a_single_migration_head() -> None:
+    for service in MIGRATED_SERVICES:
+        script = ScriptDirectory.from_config(alembic_config(service, "sqlite://"))
+        assert len(script.get_heads()) == 1, service
+
+
+def test_migrations_upgrade_an_empty_postgresql_database(database_url: str) -> None:
+    names = [f"portal_migrate_{uuid.uuid4().hex[:8]}_{s}" for s in MIGRATED_SERVICES]
+    asyncio.run(_create_databases(database_url, names))
+    try:
+        for service, name in zip(MIGRATED_SERVICES, names, strict=True):
+            url = _with_database(database_url, name).replace(
+                "postgresql://", "postgresql+asyncpg://"
+            )
+            upgrade(service, url)
+            upgrade(service, url)  # a second run is a no-op
+    finally:
+        asyncio.run(_drop_databases(database_url, names))
+
+
+def test_contract_payloads_are_strict() -> None:
+    message = SendEmailV1(
+        message_id="m1", to="a@example.vn", template="password_reset", context={"code": "1"}
+    )
+    assert message.model_dump()["version"] == 1
+    with pytest.raises(ValueError):
+        SendEmailV1.model_validate({**message.model_dump(), "unexpected": 1})
+    with pytest.raises(ValueError):
+        SendEmailV1.model_validate({**message.model_dump(), "template": "nope"})
+
+
+def test_sign_in_throttle_grows_and_stays_bounded() -> None:
+    assert PAIR.lock_for(4) is None
+    assert PAIR.lock_for(5) == dt.timedelta(seconds=2)
+    assert PAIR.lock_for(6) == dt.timedelta(seconds=4)
+    assert PAIR.lock_for(1000) == dt.timedelta(minutes=15)
+    # Locks that anybody can cause for a citizen's account stay short.
+    assert ACCOUNT.lock_for(10_000) == dt.timedelta(minutes=1)
+    assert CLIENT.lock_for(49) is None
+
+
+def test_retry_delay_is_exponential_with_jitter_and_capped() -> None:
+    for attempts, ceiling in ((1, 2.0), (2, 4.0), (3, 8.0), (20, 600.0)):
+        delays = {retry_delay(attempts, 2.0, 600.0) for _ in range(50)}
+        assert all(ceiling / 2 <= d <= ceiling for d in delays)
+        assert len(delays) > 1
+
+
+@pytest.mark.parametrize(
+    ("header", "lang"),
+    [
+        ("", "vi"),
+        ("en", "en"),
+        ("en-US,en;q=0.9", "en"),
+        ("vi-VN,vi;q=0.9,en;q=0.8", "vi"),
+        ("fr;q=0.5, en;q=0.7", "en"),
+        ("vi;q=0.1, en;q=0.2", "en"),
+    ],
+)
+def test_language_negotiation(header: str, lang: str) -> None:
+    scope = {"type": "http", "headers": [(b"accept-language", header.encode())]}
+    assert request_language(Request(scope)) == lang
+
+
+SAMPLE_CONTEXTS = {
+    "account_activation": {
+        "code": "012345",
+        "link": "http://x/activate?a=1&b=2",
+        "valid_minutes": 30,
+    },
+    "account_exists": {"reset_url": "http://x/reset"},
+    "password_reset": {"code": "012345", "valid_minutes": 30},
+    "officer_invitation": {
+        "code": "012345",
+        "role": "officer",
+        "agency_id": "so-tu-phap",
+        "confirm_url": "http://x/confirm",
+        "valid_hours": 72,
+    },
+}
+
+
+@pytest.mark.parametrize("template", sorted(SAMPLE_CONTEXTS))
+def test_every_template_renders_text_and_escaped_html(template: str) -> None:
+    context = {
+        "full_name": "<Đặng Thị Hoà>",
+        "email": "hoa@example.vn",
+        **SAMPLE_CONTEXTS[template],
+    }
+    email = render(template, context)
+    assert email.subject and "\n" not in email.subject
+    assert "<Đặng Thị Hoà>" in email.text
+    assert "&lt;Đặng Thị Hoà&gt;" in email.html
+    message = build_message("Cổng DVC <no-reply@example.vn>", "hoa@example.vn", "m1", email)
+    assert message.is_multipart()
+    assert [p.get_content_type() for p in message.iter_parts()] == ["text/plain", "text/html"]
+
+
+def test_every_contract_template_exists() -> None:
+    templates = SendEmailV1.model_fields["template"].annotation.__args__  # type: ignore[union-attr]
+    assert set(templates) == set(SAMPLE_CONTEXTS)
+
+
+def test_a_template_missing_a_value_fails_permanently() -> None:
+    with pytest.raises(PermanentFailure):
+        render("password_reset", {"full_name": "A", "email": "a@example.vn"})
