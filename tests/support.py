@@ -188,22 +188,23 @@ def _with_database(database_url: str, name: str) -> str:
     return f"{base}/{name}"
 
 
-async def _create_databases(admin_url: str, names: list[str]) -> None:
+async def _admin_execute(admin_url: str, statements: list[str]) -> None:
     conn = await asyncpg.connect(_admin_dsn(admin_url))
     try:
-        for name in names:
-            await conn.execute(f'CREATE DATABASE "{name}"')
+        for statement in statements:
+            await conn.execute(statement)
     finally:
         await conn.close()
+
+
+async def _create_databases(admin_url: str, names: list[str]) -> None:
+    await _admin_execute(admin_url, [f'CREATE DATABASE "{name}"' for name in names])
 
 
 async def _drop_databases(admin_url: str, names: list[str]) -> None:
-    conn = await asyncpg.connect(_admin_dsn(admin_url))
-    try:
-        for name in names:
-            await conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-    finally:
-        await conn.close()
+    await _admin_execute(
+        admin_url, [f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)' for name in names]
+    )
 
 
 SERVICES = ("accounts", "catalogue", "dossiers", "notifier")
