@@ -380,3 +380,32 @@ def test_gateway_serves_health_docs_and_keys(stack: Stack) -> None:
         assert (key["kty"], key["crv"], key["alg"]) == ("OKP", "Ed25519", "EdDSA")
         for service in ("catalogue", "dossiers"):
             assert http.get(f"/api/v1/{service}/readyz").status_code == 200
+
+
+def test_codes_and_notices_to_one_address_are_capped_per_hour(
+    client: httpx.Client, smtp: SmtpSink, stack: Stack, email_address: str
+) -> None:
+    """Mail bombing through register/resend/reset: after five e-mails in an hour the answers
+    stay the same, nothing more is sent, and the last code sent still works."""
+    register(client, email_address)
+    answers = [client.post("/activate/resend", json={"email": email_address}) for _ in range(6)]
+    assert {(r.status_code, r.json()["detail"]) for r in answers} == {
+        (answers[0].status_code, answers[0].json()["detail"])
+    }
+    reset = client.post("/password-reset", json={"email": email_address})
+    assert reset.status_code == 202
+
+    mails = smtp.wait_for(email_address, count=5)
+    queued = stack.query(
+        "accounts", "SELECT count(*) AS n FROM outbox WHERE payload->>'to' = $1", email_address
+    )
+    assert queued[0]["n"] == 5
+    time.sleep(1)
+    assert len(smtp.to(email_address)) == 5
+    assert all(m.subject.startswith("Mã kích hoạt") for m in mails)
+    codes = [code_from(m) for m in reversed(mails)]  # the newest code usually arrives last
+    activated = [
+        client.post("/activate", json={"email": email_address, "code": c}).status_code
+        for c in codes
+    ]
+    assert activated.count(200) == 1

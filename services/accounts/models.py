@@ -50,6 +50,18 @@ class VerificationCode(Base):
     failed_attempts: Mapped[int] = mapped_column(Integer, default=0)
 
 
+class EmailNotice(Base):
+    """One e-mail sent to an account's address: the hourly cap against mail bombing counts these."""
+
+    __tablename__ = "email_notices"
+    __table_args__ = (Index("ix_email_notices_user_created", "user_id", "created_at"),)
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
+    user_id: Mapped[str] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    template: Mapped[str] = mapped_column(String(40))
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
 class RefreshToken(Base):
     """Rotated on every use; a token of a family used twice revokes the whole family."""
 

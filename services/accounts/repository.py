@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import datetime as dt
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import delete, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.accounts.models import (
     CaptchaChallenge,
+    EmailNotice,
     RefreshToken,
     SignInThrottle,
     User,
@@ -29,6 +30,9 @@ class AccountsRepository:
 
     async def user(self, user_id: str) -> User | None:
         return await self.session.get(User, user_id)
+
+    async def lock_user(self, user_id: str) -> None:
+        await self.session.execute(select(User.id).where(User.id == user_id).with_for_update())
 
     def add(self, obj: object) -> None:
         self.session.add(obj)
@@ -96,9 +100,23 @@ class AccountsRepository:
     async def clear_throttles(self, keys: list[str]) -> None:
         await self.session.execute(delete(SignInThrottle).where(SignInThrottle.key.in_(keys)))
 
+    async def emails_since(self, user_id: str, since: dt.datetime) -> int:
+        return (
+            await self.session.scalar(
+                select(func.count())
+                .select_from(EmailNotice)
+                .where(EmailNotice.user_id == user_id, EmailNotice.created_at >= since)
+            )
+            or 0
+        )
+
     async def purge_expired(self, now: dt.datetime) -> int:
-        """Delete expired captchas, codes and refresh tokens; returns rows removed."""
-        removed = 0
+        """Delete expired captchas, codes and refresh tokens and notices older than a day;
+        returns rows removed."""
+        result = await self.session.execute(
+            delete(EmailNotice).where(EmailNotice.created_at < now - dt.timedelta(days=1))
+        )
+        removed: int = result.rowcount or 0  # type: ignore[attr-defined]
         for table, column in (
             (CaptchaChallenge, CaptchaChallenge.expires_at),
             (VerificationCode, VerificationCode.expires_at),

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hmac
+import logging
 from dataclasses import dataclass
 from urllib.parse import urlencode
 
@@ -15,6 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from services.accounts import security
 from services.accounts.models import (
     CaptchaChallenge,
+    EmailNotice,
     OutboxMessage,
     RefreshToken,
     SignInThrottle,
@@ -34,6 +36,8 @@ from services.kernel.contracts import EmailTemplate, SendEmailV1
 from services.kernel.db import new_id, utcnow
 from services.kernel.errors import ProblemError, Text, field_error
 from services.kernel.outbox import add_message
+
+log = logging.getLogger("portal.accounts")
 
 ACTIVATION, PASSWORD_RESET, INVITATION = "activation", "password_reset", "invitation"
 
@@ -199,6 +203,8 @@ class AccountService:
             await to_thread.run_sync(security.burn_password_hash, data.password)
         assert existing is not None
         if existing.is_active:
+            if not await self._may_email(existing):
+                return REGISTER_ACCEPTED
             self._email(
                 existing,
                 "account_exists",
@@ -209,6 +215,8 @@ class AccountService:
         return REGISTER_ACCEPTED
 
     async def _send_activation(self, user: User) -> None:
+        if not await self._may_email(user):
+            return
         code = await self._issue_code(user, ACTIVATION, self.settings.code_ttl)
         query = urlencode({"email": user.email, "code": code})
         self._email(
@@ -388,7 +396,7 @@ class AccountService:
 
     async def request_password_reset(self, email: str) -> Text:
         user = await self.repo.user_by_email(email)
-        if user is not None:
+        if user is not None and await self._may_email(user):
             code = await self._issue_code(user, PASSWORD_RESET, self.settings.code_ttl)
             self._email(
                 user,
@@ -500,7 +508,18 @@ class AccountService:
         row.used_at = utcnow()
         return user
 
+    async def _may_email(self, user: User) -> bool:
+        """Whether this account may be sent one more code or notice this hour. Checked before a
+        new code is issued, so a dropped e-mail never retires the code the person already has."""
+        await self.repo.lock_user(user.id)
+        sent = await self.repo.emails_since(user.id, utcnow() - dt.timedelta(hours=1))
+        if sent >= self.settings.emails_per_hour:
+            log.warning("e-mail cap reached for account %s; notice dropped", user.id)
+            return False
+        return True
+
     def _email(self, user: User, template: EmailTemplate, context: dict[str, object]) -> None:
+        self.repo.add(EmailNotice(id=new_id(), user_id=user.id, template=template))
         add_message(
             self.session,
             OutboxMessage,

@@ -18,6 +18,9 @@ class AccountsSettings(ServiceSettings):
     code_ttl: int = 30 * 60
     invitation_ttl: int = 72 * 3600
     code_max_attempts: int = 5
+    emails_per_hour: int = 5
+    """At most this many codes and notices e-mailed to one account an hour; the rest are dropped
+    silently, so the answer does not tell whether the address has an account."""
     captcha_ttl: int = 10 * 60
     signing_key_file: Path | None = None
     secret_key: str = ""
