@@ -34,7 +34,6 @@ def upgrade() -> None:
         )
 
 
-
 def downgrade() -> None:
     with op.batch_alter_table("email_notices", schema=None) as batch_op:
         batch_op.drop_index("ix_email_notices_user_created")
