@@ -7,8 +7,10 @@ import asyncio
 import getpass
 import importlib
 import logging
+import os
 import sys
 
+from services.kernel.contracts import QUEUES
 from services.kernel.migrations import MIGRATED_SERVICES, upgrade
 
 
@@ -63,6 +65,20 @@ def _relay(args: argparse.Namespace) -> int:
     return 0
 
 
+def _serve(args: argparse.Namespace) -> int:
+    from portal.runner import api_argv
+
+    argv = api_argv(args.service, host=args.host, port=args.port)
+    os.execv(argv[0], argv)  # the process becomes uvicorn: signals reach it directly
+
+
+def _worker(args: argparse.Namespace) -> int:
+    from portal.runner import worker_argv
+
+    argv = worker_argv(args.queue, concurrency=args.concurrency)
+    os.execv(argv[0], argv)  # the process becomes the Celery worker: SIGTERM = warm shutdown
+
+
 def _run(args: argparse.Namespace) -> int:
     from portal.runner import run
 
@@ -87,6 +103,17 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--password", help="asked for when omitted")
     p.add_argument("--full-name", default="Quản trị viên")
     p.set_defaults(func=_create_admin)
+
+    p = sub.add_parser("serve", help="run one service's API (deployment: one per container)")
+    p.add_argument("service", choices=MIGRATED_SERVICES)
+    p.add_argument("--host", default="0.0.0.0")
+    p.add_argument("--port", type=int, default=8000)
+    p.set_defaults(func=_serve)
+
+    p = sub.add_parser("worker", help="run the Celery worker of one queue")
+    p.add_argument("queue", choices=QUEUES)
+    p.add_argument("--concurrency", type=int, default=1, help="worker processes")
+    p.set_defaults(func=_worker)
 
     p = sub.add_parser("relay", help="publish the outboxes of the named services")
     p.add_argument("services", nargs="+", choices=MIGRATED_SERVICES)

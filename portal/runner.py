@@ -133,6 +133,57 @@ def _wait_healthy(port: int, sup: Supervisor, timeout: float) -> bool:
     return False
 
 
+API_SERVICES = ("accounts", "catalogue", "dossiers", "notifier")  # notifier: health only
+
+
+def api_argv(service: str, *, host: str = "0.0.0.0", port: int = 8000) -> list[str]:
+    """One service's API on its own (deployment: behind nginx, which strips `/api/v1/<name>`).
+    The client address comes from the gateway's X-Forwarded-For (the per-address limits)."""
+    if service not in API_SERVICES:
+        raise ValueError(f"no API service {service!r}")
+    return [
+        sys.executable,
+        "-m",
+        "uvicorn",
+        f"services.{service}.app:create_app",
+        "--factory",
+        "--host",
+        host,
+        "--port",
+        str(port),
+        "--proxy-headers",
+        "--forwarded-allow-ips",
+        "*",
+        "--no-access-log",
+        "--timeout-graceful-shutdown",
+        "20",
+    ]
+
+
+def worker_argv(queue: str, *, concurrency: int = 1) -> list[str]:
+    """The Celery worker of one queue; SIGTERM is Celery's warm shutdown (running tasks finish)."""
+    if queue not in QUEUES:
+        raise ValueError(f"no queue {queue!r}")
+    return [
+        sys.executable,
+        "-m",
+        "celery",
+        "-A",
+        f"services.{queue}.tasks:celery",
+        "worker",
+        "-Q",
+        queue,
+        "-n",
+        f"{queue}@%h",
+        "--concurrency",
+        str(concurrency),
+        "--loglevel",
+        "INFO",
+        "--without-gossip",
+        "--without-mingle",
+    ]
+
+
 def process_plan(port: int, worker_concurrency: int) -> list[tuple[str, list[str]]]:
     """What `portal run` starts: the gateway, a worker per queue, one relay for every outbox."""
     py = sys.executable
@@ -156,29 +207,7 @@ def process_plan(port: int, worker_concurrency: int) -> list[tuple[str, list[str
         )
     ]
     for queue in QUEUES:
-        plan.append(
-            (
-                f"{queue}-worker",
-                [
-                    py,
-                    "-m",
-                    "celery",
-                    "-A",
-                    f"services.{queue}.tasks:celery",
-                    "worker",
-                    "-Q",
-                    queue,
-                    "-n",
-                    f"{queue}@%h",
-                    "--concurrency",
-                    str(worker_concurrency),
-                    "--loglevel",
-                    "INFO",
-                    "--without-gossip",
-                    "--without-mingle",
-                ],
-            )
-        )
+        plan.append((f"{queue}-worker", worker_argv(queue, concurrency=worker_concurrency)))
     plan.append(("relay", [py, "-m", "portal", "relay", *MIGRATED_SERVICES]))
     return plan
 

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Make sure PostgreSQL (127.0.0.1:5432) and Redis (127.0.0.1:6379) answer, starting them when
 # they are installed but down, and installing them from Debian's packages when missing (root).
+# Also installs nginx (not started: the gateway test runs its own) for tests/test_gateway_nginx.py.
 set -euo pipefail
 
 say() { echo "[services] $*"; }
@@ -34,3 +35,19 @@ if ! redis_up; then
   redis_up || { say "Redis does not answer on 127.0.0.1:6379"; exit 1; }
 fi
 say "PostgreSQL and Redis answer"
+
+# nginx: only the binary is needed. Keep Debian's package from starting a system nginx on
+# port 80 while it installs (policy-rc.d, as in container images), removed afterwards.
+nginx_bin() { command -v nginx >/dev/null || [ -x /usr/sbin/nginx ]; }
+if ! nginx_bin; then
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+    added_policy=""
+    if [ ! -e /usr/sbin/policy-rc.d ]; then
+      printf '#!/bin/sh\nexit 101\n' >/usr/sbin/policy-rc.d && chmod 755 /usr/sbin/policy-rc.d
+      added_policy=1
+    fi
+    apt_install nginx-light || apt_install nginx || true
+    if [ -n "$added_policy" ]; then rm -f /usr/sbin/policy-rc.d; fi
+  fi
+  nginx_bin && say "nginx installed" || say "nginx is not installed: the gateway test will skip"
+fi

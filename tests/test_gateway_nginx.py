@@ -1,0 +1,313 @@
+"""The deployment gateway: deploy/nginx's template rendered the way the nginx image renders it,
+run by a real nginx on a free port, in front of each service's own API started the way every
+container starts it (`portal serve <service>`), with the session stack's PostgreSQL databases,
+Redis, Celery workers, relay and SMTP server behind them."""
+
+from __future__ import annotations
+
+import http.client
+import os
+import re
+import shutil
+import signal
+import subprocess
+import sys
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import httpx
+import pytest
+
+from tests.accounts_flow import activation_code, bearer, register, sign_in
+from tests.support import ROOT, Stack, free_port, wait_until
+
+TEMPLATE = ROOT / "deploy" / "nginx" / "templates" / "default.conf.template"
+PUBLIC = ("accounts", "catalogue", "dossiers")
+
+
+def _nginx_binary() -> str | None:
+    found = shutil.which("nginx")
+    if found:
+        return found
+    return "/usr/sbin/nginx" if os.access("/usr/sbin/nginx", os.X_OK) else None
+
+
+NGINX = _nginx_binary()
+pytestmark = pytest.mark.skipif(
+    NGINX is None,
+    reason="nginx is not installed (Debian: apt-get install nginx-light; `make test` installs "
+    "it when run as root)",
+)
+
+
+def render(template: str, values: dict[str, str]) -> str:
+    """What the nginx image's envsubst does with the template: replace the ${VARS} it is given.
+    Every ${...} in the template must be one of them (nginx's own $variables have no braces)."""
+    names = set(re.findall(r"\$\{(\w+)\}", template))
+    assert names == set(values), f"template variables {sorted(names)} != {sorted(values)}"
+    for name, value in values.items():
+        template = template.replace("${" + name + "}", value)
+    return template
+
+
+MAIN_CONF = """\
+{user}
+worker_processes 1;
+error_log {dir}/error.log info;
+pid {dir}/nginx.pid;
+events {{ worker_connections 256; }}
+http {{
+    client_body_temp_path {dir}/temp/body;
+    proxy_temp_path {dir}/temp/proxy;
+    fastcgi_temp_path {dir}/temp/fastcgi;
+    uwsgi_temp_path {dir}/temp/uwsgi;
+    scgi_temp_path {dir}/temp/scgi;
+    include {dir}/conf.d/*.conf;
+}}
+"""
+
+
+@contextmanager
+def nginx_gateway(workdir: Path, upstreams: dict[str, str]) -> Iterator[str]:
+    """A real nginx (its own prefix, pid, logs and temp dirs) with the gateway template; yields
+    its base URL and stops it (SIGQUIT: graceful) afterwards."""
+    assert NGINX is not None
+    (workdir / "conf.d").mkdir(parents=True)
+    (workdir / "temp").mkdir()
+    port = free_port()
+    values = {"GATEWAY_PORT": f"127.0.0.1:{port}"}
+    values.update({f"GATEWAY_{name.upper()}": address for name, address in upstreams.items()})
+    (workdir / "conf.d" / "default.conf").write_text(render(TEMPLATE.read_text(), values))
+    # Workers of a root master switch to `nobody`, who could not write the temp dirs here.
+    user = "user root;" if os.geteuid() == 0 else ""
+    (workdir / "nginx.conf").write_text(MAIN_CONF.format(user=user, dir=workdir))
+    conf = ["-p", str(workdir), "-c", str(workdir / "nginx.conf")]
+    check = subprocess.run([NGINX, *conf, "-t"], capture_output=True, text=True)
+    assert check.returncode == 0, check.stderr
+    out = open(workdir / "nginx.out", "wb")  # noqa: SIM115
+    proc = subprocess.Popen(
+        [NGINX, *conf, "-g", "daemon off;"], stdout=out, stderr=subprocess.STDOUT
+    )
+    base = f"http://127.0.0.1:{port}"
+
+    def up() -> bool:
+        if proc.poll() is not None:
+            raise AssertionError("nginx exited:\n" + (workdir / "nginx.out").read_text())
+        try:
+            return httpx.get(f"{base}/healthz", timeout=1).status_code == 200
+        except httpx.HTTPError:
+            return False
+
+    try:
+        wait_until(up, 10, interval=0.05, what="nginx to answer")
+        yield base
+    finally:
+        proc.send_signal(signal.SIGQUIT)
+        try:
+            proc.wait(10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+        out.close()
+
+
+@pytest.fixture(scope="module")
+def apis(stack: Stack, tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, str]]:
+    """accounts, catalogue and dossiers APIs, one process each as in the containers."""
+    logs = tmp_path_factory.mktemp("apis")
+    procs: dict[str, subprocess.Popen[bytes]] = {}
+    addresses: dict[str, str] = {}
+    try:
+        for name in PUBLIC:
+            port = free_port()
+            addresses[name] = f"127.0.0.1:{port}"
+            procs[name] = subprocess.Popen(
+                [sys.executable, "-m", "portal", "serve", name, "--host", "127.0.0.1"]
+                + ["--port", str(port)],
+                env=stack.env(),
+                cwd=ROOT,
+                stdout=open(logs / f"{name}.log", "wb"),  # noqa: SIM115
+                stderr=subprocess.STDOUT,
+            )
+        for name, address in addresses.items():
+
+            def ready(name: str = name, address: str = address) -> bool:
+                if procs[name].poll() is not None:
+                    log = (logs / f"{name}.log").read_text(errors="replace")
+                    raise AssertionError(f"{name} API exited:\n{log}")
+                try:
+                    return httpx.get(f"http://{address}/readyz", timeout=2).status_code == 200
+                except httpx.HTTPError:
+                    return False
+
+            wait_until(ready, 60, interval=0.1, what=f"the {name} API to be ready")
+        yield addresses
+    finally:
+        for proc in procs.values():
+            proc.send_signal(signal.SIGTERM)
+        for proc in procs.values():
+            try:
+                proc.wait(25)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+
+
+@pytest.fixture
+def gateway(apis: dict[str, str], tmp_path: Path) -> Iterator[str]:
+    """A fresh nginx per test: its rate-limit zones start empty."""
+    with nginx_gateway(tmp_path / "nginx", apis) as base:
+        yield base
+
+
+def _problem(response: httpx.Response, status: int) -> dict[str, object]:
+    assert response.status_code == status, response.text
+    assert response.headers["content-type"].startswith("application/problem+json")
+    body = response.json()
+    assert body["status"] == status
+    assert body["type"].startswith("https://dichvucong.hatinh.gov.vn/problems/")
+    return dict(body)
+
+
+def test_registration_through_nginx(gateway: str, stack: Stack) -> None:
+    email = f"qua.nginx.{uuid.uuid4().hex[:10]}@example.vn"
+    with httpx.Client(base_url=f"{gateway}/api/v1/accounts", timeout=30) as client:
+        response = register(client, email)  # GET /captcha, then POST /register
+        assert response.status_code == 202, response.text
+        code = activation_code(stack.smtp, email)  # the notifier worker sent it over SMTP
+        response = client.post("/activate", json={"email": email, "code": code})
+        assert response.status_code == 200, response.text
+        response = sign_in(client, email)
+        assert response.status_code == 200, response.text
+        tokens = response.json()
+        me = client.get("/me", headers=bearer(tokens))
+        assert me.status_code == 200, me.text
+        assert me.json()["email"] == email
+        assert client.get("/me").status_code == 401
+    # the other two services behind their prefixes, each answering its own /readyz
+    for name in ("catalogue", "dossiers"):
+        response = httpx.get(f"{gateway}/api/v1/{name}/readyz", timeout=10)
+        assert response.status_code == 200, response.text
+        assert response.json()["checks"] == {"database": "ok", "redis": "ok"}
+
+
+def test_request_id_is_passed_on_or_made(gateway: str, tmp_path: Path) -> None:
+    sent = f"kiem-thu-{uuid.uuid4().hex}"
+    # The API echoes the id it received (nginx adds none to proxied answers): it got ours.
+    response = httpx.get(f"{gateway}/api/v1/accounts/healthz", headers={"X-Request-ID": sent})
+    assert response.status_code == 200
+    assert response.headers.get_list("x-request-id") == [sent]
+    # None sent: the API received the one nginx made ($request_id: 32 hex digits).
+    response = httpx.get(f"{gateway}/api/v1/catalogue/healthz")
+    made = response.headers.get_list("x-request-id")
+    assert len(made) == 1 and re.fullmatch(r"[0-9a-f]{32}", made[0]), made
+    # A malformed one is replaced, not passed on.
+    response = httpx.get(f"{gateway}/api/v1/dossiers/healthz", headers={"X-Request-ID": "a b/c"})
+    assert re.fullmatch(r"[0-9a-f]{32}", response.headers["x-request-id"])
+    # nginx's own answers carry one too, and the access log has the id.
+    response = httpx.get(f"{gateway}/khong-co", headers={"X-Request-ID": sent + "-2"})
+    assert response.headers["x-request-id"] == sent + "-2"
+    log = (tmp_path / "nginx" / "nginx.out").read_text()
+    assert re.search(rf"/api/v1/accounts/healthz .* rid={re.escape(sent)}$", log, re.M), log
+
+
+def _post_with_declared_length(base: str, path: str, length: int) -> tuple[int, bytes, str]:
+    """Declare a body size without sending the body: nginx must refuse on the header alone."""
+    host, port = base.removeprefix("http://").split(":")
+    conn = http.client.HTTPConnection(host, int(port), timeout=10)
+    try:
+        conn.putrequest("POST", path)
+        conn.putheader("Content-Type", "application/octet-stream")
+        conn.putheader("Content-Length", str(length))
+        conn.endheaders()
+        response = conn.getresponse()
+        return response.status, response.read(), response.getheader("Content-Type", "")
+    finally:
+        conn.close()
+
+
+def test_body_size_limits(gateway: str) -> None:
+    mb = 1024 * 1024
+    status, body, content_type = _post_with_declared_length(
+        gateway, "/api/v1/accounts/register", 2 * mb
+    )
+    assert status == 413 and content_type.startswith("application/problem+json")
+    assert "quá lớn" in body.decode()
+    status, _, _ = _post_with_declared_length(gateway, "/api/v1/dossiers/x/files", 56 * mb)
+    assert status == 413
+    # A 20 MB upload fits the dossiers limit: it reaches the dossiers API (which answers it).
+    response = httpx.post(
+        f"{gateway}/api/v1/dossiers/khong-co/files",
+        content=b"0" * (20 * mb),
+        headers={"Content-Type": "application/octet-stream"},
+        timeout=30,
+    )
+    assert response.status_code in (404, 405), response.text
+    assert response.headers["content-type"].startswith("application/problem+json")
+    # and the same upload anywhere else is refused
+    response = httpx.post(
+        f"{gateway}/api/v1/catalogue/procedures", content=b"0" * (2 * mb), timeout=30
+    )
+    _problem(response, 413)
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "burst"),
+    [
+        ("POST", "/api/v1/accounts/token", 20),
+        ("POST", "/api/v1/accounts/register", 10),
+        ("GET", "/api/v1/accounts/captcha", 30),
+        ("POST", "/api/v1/dossiers/accountless", 10),
+    ],
+)
+def test_hammering_is_answered_429(gateway: str, method: str, path: str, burst: int) -> None:
+    def gateway_refused(response: httpx.Response) -> bool:
+        """The gateway's 429 (the accounts API has its own, per account and address)."""
+        return response.status_code == 429 and "quá nhiều yêu cầu" in response.text
+
+    answers: list[httpx.Response] = []
+    with httpx.Client(base_url=gateway, timeout=30) as client:
+        for _ in range(burst + 8):
+            if path.endswith("/token"):  # a new unknown account each time: no per-account wait
+                data = {"username": f"{uuid.uuid4().hex[:12]}@example.vn", "password": "sai-123"}
+                answers.append(client.post(path, data=data))
+            elif method == "POST":
+                answers.append(client.post(path, json={}))
+            else:
+                answers.append(client.get(path))
+        refused = [gateway_refused(r) for r in answers]
+        # the burst passes (a few more as the rate refills), the rest is refused at the gateway
+        assert not any(refused[:burst]), [r.status_code for r in answers]
+        assert sum(refused) >= 3, [r.status_code for r in answers]
+        response = answers[-1]
+        assert gateway_refused(response)
+        assert _problem(response, 429)["title"] == "Quá nhiều yêu cầu"
+        assert response.headers["retry-after"] == "60"
+        english = client.request(method, path, headers={"Accept-Language": "en"})
+        assert _problem(english, 429)["title"] == "Too many requests"
+        if method == "POST":  # only POSTs count there: a GET still reaches the API
+            assert client.get(path).status_code != 429
+
+
+def test_unknown_paths_and_the_gateway_health(gateway: str) -> None:
+    for path in ("/", "/khong-co", "/api/v1/notifier/healthz", "/api/v2/accounts/captcha"):
+        body = _problem(httpx.get(gateway + path), 404)
+        assert body["title"] == "Không tìm thấy"
+    # an unknown path inside a service is that service's own 404
+    response = httpx.get(f"{gateway}/api/v1/accounts/khong-co")
+    assert _problem(response, 404)["instance"] == "/khong-co"  # the prefix was stripped
+    response = httpx.get(f"{gateway}/healthz")
+    assert response.status_code == 200 and response.json() == {"status": "ok"}
+
+
+def test_an_upstream_down_is_503_problem(tmp_path: Path) -> None:
+    closed = f"127.0.0.1:{free_port()}"  # nothing listens there
+    upstreams = {name: closed for name in PUBLIC}
+    with nginx_gateway(tmp_path / "nginx", upstreams) as base:
+        response = httpx.get(f"{base}/api/v1/catalogue/procedures")
+        body = _problem(response, 503)
+        assert body["title"] == "Dịch vụ tạm thời không sẵn sàng"
+        assert response.headers["retry-after"] == "10"
+        assert httpx.get(f"{base}/healthz").status_code == 200
