@@ -9,6 +9,7 @@ import importlib
 import logging
 import os
 import sys
+from pathlib import Path
 
 from services.kernel.contracts import QUEUES
 from services.kernel.migrations import MIGRATED_SERVICES, upgrade
@@ -57,6 +58,39 @@ def _create_admin(args: argparse.Namespace) -> int:
     return 0
 
 
+def _keys(args: argparse.Namespace) -> int:
+    """The accounts signing key and its public JWKS (what every API verifies tokens with), made
+    when missing: deployment keeps them in a secret (k8s) or a volume (compose)."""
+    from services.accounts.security import ensure_signing_key
+    from services.accounts.settings import get_settings
+
+    settings = get_settings()
+    ensure_signing_key(settings.private_key_path, settings.public_key_path)
+    print(f"signing key: {settings.private_key_path}\npublic keys: {settings.public_key_path}")
+    return 0
+
+
+def _import_catalogue(args: argparse.Namespace) -> int:
+    import json
+
+    from services.catalogue.importer import run_import
+    from services.catalogue.settings import get_settings
+
+    settings = get_settings()
+    if args.layout:
+        settings = settings.model_copy(update={"layout": args.layout})
+    source = args.source or settings.source_file
+    if not source.exists():
+        sys.exit(f"no catalogue file at {source}; give one with --source")
+    report = asyncio.run(run_import(settings, source, show_progress=not args.quiet))
+    assert report is not None
+    print(report.summary())
+    if args.report:
+        args.report.write_text(json.dumps(report.to_json(), ensure_ascii=False, indent=1))
+        print(f"full report: {args.report}")
+    return 0
+
+
 def _relay(args: argparse.Namespace) -> int:
     from portal.relay import run_relays
     from services.kernel.settings import ServiceSettings
@@ -85,8 +119,7 @@ def _run(args: argparse.Namespace) -> int:
     return run(worker_concurrency=args.concurrency)
 
 
-def main(argv: list[str] | None = None) -> None:
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
+def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="portal", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
 
@@ -104,6 +137,13 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--full-name", default="Quản trị viên")
     p.set_defaults(func=_create_admin)
 
+    p = sub.add_parser("import-catalogue", help="import or update agencies and procedures")
+    p.add_argument("--source", type=Path, help="national catalogue JSON lines")
+    p.add_argument("--layout", choices=["2025", "2023"], help="agency layout (CATALOGUE_LAYOUT)")
+    p.add_argument("--report", type=Path, help="write the full report (JSON) here")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.set_defaults(func=_import_catalogue)
+
     p = sub.add_parser("serve", help="run one service's API (deployment: one per container)")
     p.add_argument("service", choices=MIGRATED_SERVICES)
     p.add_argument("--host", default="0.0.0.0")
@@ -115,9 +155,17 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--concurrency", type=int, default=1, help="worker processes")
     p.set_defaults(func=_worker)
 
+    p = sub.add_parser("keys", help="create the token signing key and its JWKS when missing")
+    p.set_defaults(func=_keys)
+
     p = sub.add_parser("relay", help="publish the outboxes of the named services")
     p.add_argument("services", nargs="+", choices=MIGRATED_SERVICES)
     p.set_defaults(func=_relay)
 
-    args = parser.parse_args(argv)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> None:
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    args = build_parser().parse_args(argv)
     sys.exit(args.func(args))

@@ -88,6 +88,22 @@ def migrate_all() -> None:
         upgrade(service, settings.resolved_database_url())
 
 
+def ensure_catalogue() -> None:
+    """A first start imports the national catalogue, so there is something to browse."""
+    import asyncio
+
+    from services.catalogue.importer import run_import
+    from services.catalogue.settings import get_settings
+
+    settings = get_settings()
+    if not settings.source_file.exists():
+        say(f"no catalogue at {settings.source_file}: the catalogue starts empty")
+        return
+    report = asyncio.run(run_import(settings, settings.source_file, only_if_empty=True))
+    if report is not None:
+        say(f"catalogue imported: {report.created} procedures")
+
+
 class Supervisor:
     def __init__(self, log: IO[bytes] | None) -> None:
         self.children: list[tuple[str, subprocess.Popen[bytes]]] = []
@@ -244,6 +260,7 @@ def run(*, worker_concurrency: int = 1) -> int:
         ensure_secret(acc.secret_path)
     say("migrating databases")
     migrate_all()
+    ensure_catalogue()
 
     log_path = os.environ.get("PORTAL_LOG_FILE")
     log = open(log_path, "ab") if log_path else None  # noqa: SIM115

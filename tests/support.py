@@ -208,6 +208,7 @@ async def _drop_databases(admin_url: str, names: list[str]) -> None:
 
 
 SERVICES = ("accounts", "catalogue", "dossiers", "notifier")
+SERVICE_PREFIXES = tuple(f"{s.upper()}_" for s in SERVICES)
 
 
 @dataclass
@@ -237,7 +238,7 @@ class Stack:
         return self.databases[service]
 
     def env(self) -> dict[str, str]:
-        env = {k: v for k, v in os.environ.items() if not k.startswith(("ACCOUNTS_", "NOTIFIER_"))}
+        env = {k: v for k, v in os.environ.items() if not k.startswith(SERVICE_PREFIXES)}
         env.update(
             PORTAL_ENV="test",
             PORTAL_PORT=str(self.port),

@@ -7,7 +7,6 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Form, Query, Request, Response
 from fastapi.responses import HTMLResponse
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.accounts import schemas
 from services.accounts.models import User
@@ -15,16 +14,12 @@ from services.accounts.service import AccountService
 from services.kernel.auth import CurrentAdmin, CurrentPrincipal
 from services.kernel.db import commit_through
 from services.kernel.errors import ProblemError, request_language
+from services.kernel.web import DbSession
 
 router = APIRouter()
 
 
-async def _session(request: Request):  # type: ignore[no-untyped-def]
-    async for session in request.app.state.db.session():
-        yield session
-
-
-Session = Annotated[AsyncSession, Depends(_session)]
+Session = DbSession
 
 
 def _service(request: Request, session: Session) -> AccountService:

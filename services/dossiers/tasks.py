@@ -2,8 +2,37 @@
 
 from __future__ import annotations
 
-from services.dossiers.settings import get_settings
-from services.kernel.messaging import make_celery
+import logging
+from typing import Any
 
+from celery.exceptions import Reject
+from pydantic import ValidationError
+
+from services.dossiers.service import record_published_procedure
+from services.dossiers.settings import get_settings
+from services.kernel.contracts import ProcedurePublishedV1
+from services.kernel.db import database_for
+from services.kernel.messaging import make_celery, run_async
+
+log = logging.getLogger("portal.dossiers.tasks")
 settings = get_settings()
 celery = make_celery("dossiers", settings)
+
+
+async def keep_procedure_version(message: ProcedurePublishedV1) -> bool:
+    db = database_for(settings.resolved_database_url())
+    async with db.sessionmaker() as session:
+        recorded = await record_published_procedure(session, message)
+        await session.commit()
+    return recorded
+
+
+@celery.task(name=ProcedurePublishedV1.TASK)
+def procedure_published(payload: dict[str, Any]) -> bool:
+    """Keep a copy of a procedure version the catalogue published."""
+    try:
+        message = ProcedurePublishedV1.model_validate(payload)
+    except ValidationError as exc:
+        log.error("rejecting malformed procedure message: %s", exc)
+        raise Reject(str(exc), requeue=False) from exc
+    return run_async(keep_procedure_version(message))

@@ -49,7 +49,45 @@ class SendEmailV1(Contract):
     context: dict[str, Any]
 
 
-CONTRACTS: dict[str, type[Contract]] = {c.TASK: c for c in (SendEmailV1,)}
+class PublishedComponent(BaseModel):
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+    id: str
+    name: str
+    required: bool
+    form_id: str | None = None
+
+
+class PublishedProcedure(BaseModel):
+    """What the dossiers service needs of a procedure version to file against it."""
+
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+    id: str
+    code: str
+    name: str
+    version: int
+    tier: list[str]
+    agency_id: str | None
+    agency_name: str | None
+    field_id: str
+    field_name: str
+    online: Literal["full", "partial"]
+    processing_days: int | None
+    components: list[PublishedComponent]
+    declaration_schema: dict[str, Any]
+    retired: bool = False
+
+
+class ProcedurePublishedV1(Contract):
+    """The catalogue published a new version of a procedure (a retirement is one too)."""
+
+    TASK: ClassVar[str] = "dossiers.procedure_published"
+    version: Literal[1] = 1
+    procedure: PublishedProcedure
+
+
+CONTRACTS: dict[str, type[Contract]] = {c.TASK: c for c in (SendEmailV1, ProcedurePublishedV1)}
 
 
 def parse_message(task_name: str, payload: dict[str, Any]) -> Contract:

@@ -6,12 +6,13 @@ from __future__ import annotations
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
-from typing import Any
+from typing import Annotated, Any
 
 import redis.asyncio as aioredis
-from fastapi import APIRouter, FastAPI, Request
+from fastapi import APIRouter, Depends, FastAPI, Request
 from fastapi.responses import JSONResponse
 from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from services.kernel.auth import KeyFileVerifier
@@ -46,6 +47,15 @@ class RequestIdMiddleware:
             await send(message)
 
         await self.app(scope, receive, send_with_id)
+
+
+async def _db_session(request: Request) -> AsyncIterator[AsyncSession]:
+    async for session in request.app.state.db.session():
+        yield session
+
+
+DbSession = Annotated[AsyncSession, Depends(_db_session)]
+"""The request's database session; routes commit at the end (`commit_through`)."""
 
 
 async def check_ready(db: Database, redis_url: str) -> dict[str, str]:

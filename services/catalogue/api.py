@@ -1,0 +1,260 @@
+"""HTTP routes of the catalogue service. Reads are public and cacheable (ETag, Cache-Control);
+writes are for admins and publish a new procedure version."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from typing import Annotated, Any
+from urllib.parse import quote
+
+from fastapi import APIRouter, Depends, File, Form, Query, Request, Response, UploadFile
+from fastapi.encoders import jsonable_encoder
+
+from services.catalogue import schemas
+from services.catalogue.service import CatalogueService
+from services.kernel.auth import CurrentAdmin
+from services.kernel.db import commit_through
+from services.kernel.errors import request_language
+from services.kernel.web import DbSession
+
+router = APIRouter()
+
+
+def _service(request: Request, session: DbSession) -> CatalogueService:
+    state = request.app.state
+    return CatalogueService(session, state.settings, state.storage, state.commune_tiers)
+
+
+Service = Annotated[CatalogueService, Depends(_service)]
+
+
+def cached(request: Request, content: Any, model: type[Any] | None = None) -> Response:
+    """A JSON answer with a strong ETag over its bytes; 304 when the client has it already."""
+    if model is not None:
+        content = model.model_validate(content).model_dump(mode="json")
+    body = json.dumps(jsonable_encoder(content), ensure_ascii=False, separators=(",", ":"))
+    data = body.encode()
+    etag = '"' + hashlib.sha256(data).hexdigest()[:32] + '"'
+    max_age = request.app.state.settings.cache_max_age
+    headers = {
+        "ETag": etag,
+        "Cache-Control": f"public, max-age={max_age}",
+        "Vary": "Accept-Language",
+    }
+    candidates = {
+        t.strip().removeprefix("W/") for t in request.headers.get("if-none-match", "").split(",")
+    }
+    if etag in candidates or "*" in candidates:
+        return Response(status_code=304, headers=headers)
+    return Response(data, media_type="application/json", headers=headers)
+
+
+@router.get("/agencies", response_model=list[schemas.AgencyOut], tags=["agencies"])
+async def list_agencies(
+    request: Request,
+    service: Service,
+    tier: schemas.Tier | None = None,
+    parent_id: Annotated[str | None, Query(max_length=64)] = None,
+) -> Response:
+    """Cơ quan: the province, its departments (sở, ngành) and its communes (or districts)."""
+    agencies = await service.repo.agencies(tier, parent_id)
+    return cached(request, [schemas.AgencyOut.model_validate(a).model_dump() for a in agencies])
+
+
+@router.get("/agencies/{agency_id}", response_model=schemas.AgencyDetail, tags=["agencies"])
+async def get_agency(request: Request, service: Service, agency_id: str) -> Response:
+    return cached(request, (await service.agency_detail(agency_id)).model_dump())
+
+
+@router.get("/fields", response_model=list[schemas.FieldOut], tags=["fields"])
+async def list_fields(
+    request: Request, service: Service, tier: schemas.Tier | None = None
+) -> Response:
+    """Lĩnh vực, with how many procedures each has (at that tier when given)."""
+    return cached(request, [f.model_dump() for f in await service.fields(tier)])
+
+
+@router.get("/procedures", response_model=schemas.ProcedurePage, tags=["procedures"])
+async def list_procedures(
+    request: Request,
+    service: Service,
+    q: Annotated[str | None, Query(max_length=200, description="từ khóa")] = None,
+    agency_id: Annotated[str | None, Query(max_length=64)] = None,
+    field_id: Annotated[str | None, Query(max_length=120)] = None,
+    tier: schemas.Tier | None = None,
+    online: schemas.Online | None = None,
+    page: Annotated[int, Query(ge=1, le=10_000)] = 1,
+    page_size: Annotated[int, Query(ge=1, le=100)] = 20,
+) -> Response:
+    """Tra cứu thủ tục: browse by agency, field, tier and online mode, or search by keyword
+    (ranked; with or without diacritics)."""
+    result = await service.find(
+        q,
+        agency_id=agency_id,
+        field_id=field_id,
+        tier=tier,
+        online=online,
+        page=page,
+        page_size=page_size,
+    )
+    return cached(request, result.model_dump())
+
+
+@router.get("/procedures/{id_or_code}", response_model=schemas.ProcedureDetail, tags=["procedures"])
+async def get_procedure(request: Request, service: Service, id_or_code: str) -> Response:
+    return cached(request, await service.detail(id_or_code), schemas.ProcedureDetail)
+
+
+@router.get(
+    "/procedures/{id_or_code}/forms/{form_id}",
+    tags=["forms"],
+    responses={200: {"content": {"application/pdf": {}, "application/msword": {}}}},
+)
+async def download_form(service: Service, id_or_code: str, form_id: str) -> Response:
+    """Tải về mẫu đơn, tờ khai."""
+    found = await service.form_file(id_or_code, form_id)
+    form = found.form
+    filename = form.filename or "mau"
+    return Response(
+        found.data,
+        media_type=form.content_type,
+        headers={
+            "Content-Disposition": f"attachment; filename*=UTF-8''{quote(filename)}",
+            "ETag": f'"{form.sha256}"',
+            "Cache-Control": "public, max-age=3600",
+            "X-Content-Type-Options": "nosniff",
+        },
+    )
+
+
+# -- admin --------------------------------------------------------------------------------------
+
+
+@router.post("/agencies", status_code=201, response_model=schemas.AgencyOut, tags=["admin"])
+async def create_agency(
+    body: schemas.AgencyIn, request: Request, service: Service, session: DbSession, _: CurrentAdmin
+) -> Any:
+    agency = await commit_through(session, service.create_agency(body, request_language(request)))
+    return schemas.AgencyOut.model_validate(agency)
+
+
+@router.put("/agencies/{agency_id}", response_model=schemas.AgencyOut, tags=["admin"])
+async def update_agency(
+    agency_id: str,
+    body: schemas.AgencyUpdate,
+    request: Request,
+    service: Service,
+    session: DbSession,
+    _: CurrentAdmin,
+) -> Any:
+    lang = request_language(request)
+    agency = await commit_through(session, service.update_agency(agency_id, body, lang))
+    return schemas.AgencyOut.model_validate(agency)
+
+
+@router.delete("/agencies/{agency_id}", status_code=204, tags=["admin"])
+async def retire_agency(
+    agency_id: str, service: Service, session: DbSession, _: CurrentAdmin
+) -> Response:
+    await commit_through(session, service.retire_agency(agency_id))
+    return Response(status_code=204)
+
+
+@router.post("/fields", status_code=201, response_model=schemas.FieldOut, tags=["admin"])
+async def create_field(
+    body: schemas.FieldIn, service: Service, session: DbSession, _: CurrentAdmin
+) -> Any:
+    field = await commit_through(session, service.create_field(body))
+    return schemas.FieldOut(id=field.id, name=field.name)
+
+
+@router.put("/fields/{field_id}", response_model=schemas.FieldOut, tags=["admin"])
+async def update_field(
+    field_id: str, body: schemas.FieldIn, service: Service, session: DbSession, _: CurrentAdmin
+) -> Any:
+    field = await commit_through(session, service.update_field(field_id, body))
+    return schemas.FieldOut(id=field.id, name=field.name)
+
+
+@router.delete("/fields/{field_id}", status_code=204, tags=["admin"])
+async def retire_field(
+    field_id: str, service: Service, session: DbSession, _: CurrentAdmin
+) -> Response:
+    await commit_through(session, service.retire_field(field_id))
+    return Response(status_code=204)
+
+
+@router.post("/procedures", status_code=201, response_model=schemas.ProcedureDetail, tags=["admin"])
+async def create_procedure(
+    body: schemas.ProcedureIn,
+    request: Request,
+    service: Service,
+    session: DbSession,
+    _: CurrentAdmin,
+) -> Any:
+    lang = request_language(request)
+    return await commit_through(session, service.create_procedure(body, lang))
+
+
+@router.put("/procedures/{id_or_code}", response_model=schemas.ProcedureDetail, tags=["admin"])
+async def update_procedure(
+    id_or_code: str,
+    body: schemas.ProcedureUpdate,
+    request: Request,
+    service: Service,
+    session: DbSession,
+    _: CurrentAdmin,
+) -> Any:
+    """Change a procedure: the change is published as a new version."""
+    lang = request_language(request)
+    return await commit_through(session, service.update_procedure(id_or_code, body, lang))
+
+
+@router.delete("/procedures/{id_or_code}", status_code=204, tags=["admin"])
+async def retire_procedure(
+    id_or_code: str, service: Service, session: DbSession, _: CurrentAdmin
+) -> Response:
+    """Retire a procedure (it leaves search; dossiers filed against it keep their version)."""
+    await commit_through(session, service.retire_procedure(id_or_code))
+    return Response(status_code=204)
+
+
+@router.post(
+    "/procedures/{id_or_code}/forms",
+    status_code=201,
+    response_model=schemas.FormOut,
+    tags=["admin"],
+)
+async def upload_form(
+    id_or_code: str,
+    request: Request,
+    service: Service,
+    session: DbSession,
+    _: CurrentAdmin,
+    file: Annotated[UploadFile, File(description="the template: PDF, DOC, DOCX, XLS or XLSX")],
+    form_id: Annotated[str | None, Form(max_length=32)] = None,
+    name: Annotated[str | None, Form(max_length=300)] = None,
+) -> Any:
+    """Attach the file of a form the catalogue names (`form_id`), or add a new form (`name`)."""
+    limit = request.app.state.settings.max_form_bytes
+    data = await file.read(limit + 1)
+    form = await commit_through(
+        session,
+        service.upload_form(
+            id_or_code,
+            form_id=form_id,
+            name=name,
+            filename=file.filename or "mau",
+            data=data,
+            lang=request_language(request),
+        ),
+    )
+    return schemas.FormOut(
+        id=form.id,
+        name=form.name,
+        filename=form.filename,
+        content_type=form.content_type,
+        size=form.size,
+        available=True,
+    )

@@ -1,0 +1,313 @@
+"""Queries of the catalogue database, search included. Both backends run the same statements;
+only the full-text match differs (PostgreSQL's tsvector, SQLite's FTS5) and both index the same
+space-separated terms, so they find the same candidates and rank them with the same score."""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import case, delete, event, false, func, literal_column, or_, select, text
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
+from sqlalchemy.sql.elements import ColumnElement
+
+from services.catalogue.models import (
+    Agency,
+    Field,
+    Form,
+    Procedure,
+    ProcedureVersion,
+    SearchTerm,
+)
+from services.catalogue.search import (
+    SIMILARITY_THRESHOLD,
+    Query,
+    levenshtein,
+    max_edits,
+    similarity,
+    terms,
+)
+
+SIMPLE = literal_column("'simple'::regconfig")
+"""PostgreSQL's text-search configuration without stemming: terms are folded words already."""
+
+
+@dataclass(frozen=True)
+class ProcedureFilter:
+    agency: Agency | None = None
+    commune_tiers: tuple[str, ...] = ("commune",)
+    field_id: str | None = None
+    tier: str | None = None
+    online: str | None = None
+
+
+@dataclass(frozen=True)
+class SearchResult:
+    procedures: list[Procedure]
+    total: int
+    corrected: tuple[str, ...] | None
+
+
+class CatalogueRepository:
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    @property
+    def postgres(self) -> bool:
+        return self.session.bind.dialect.name == "postgresql"
+
+    def add(self, obj: object) -> None:
+        self.session.add(obj)
+
+    # -- agencies and fields -----------------------------------------------------------------
+
+    async def agency(self, agency_id: str) -> Agency | None:
+        return await self.session.get(Agency, agency_id)
+
+    async def agencies(self, tier: str | None, parent_id: str | None) -> Sequence[Agency]:
+        query = select(Agency).where(Agency.retired.is_(False))
+        if tier:
+            query = query.where(Agency.tier == tier)
+        if parent_id:
+            query = query.where(Agency.parent_id == parent_id)
+        return (await self.session.scalars(query.order_by(Agency.position, Agency.id))).all()
+
+    async def children(self, agency_id: str) -> Sequence[Agency]:
+        return await self.agencies(None, agency_id)
+
+    async def all_agency_ids(self) -> set[str]:
+        return set((await self.session.scalars(select(Agency.id))).all())
+
+    async def field(self, field_id: str) -> Field | None:
+        return await self.session.get(Field, field_id)
+
+    async def field_by_name(self, name: str) -> Field | None:
+        return await self.session.scalar(select(Field).where(Field.name == name))
+
+    async def fields_with_counts(self, flt: ProcedureFilter) -> list[tuple[Field, int]]:
+        count = func.count(Procedure.id)
+        query = (
+            select(Field, count)
+            .join(Procedure, Procedure.field_id == Field.id)
+            .where(Field.retired.is_(False), *self._conditions(flt))
+            .group_by(Field.id)
+            .order_by(Field.name)
+        )
+        return [(f, n) for f, n in (await self.session.execute(query)).all()]
+
+    async def active_procedures_in_field(self, field_id: str) -> int:
+        return (
+            await self.session.scalar(
+                select(func.count())
+                .select_from(Procedure)
+                .where(Procedure.field_id == field_id, Procedure.retired.is_(False))
+            )
+            or 0
+        )
+
+    # -- procedures --------------------------------------------------------------------------
+
+    async def procedure(self, id_or_code: str, *, for_update: bool = False) -> Procedure | None:
+        query = select(Procedure).where(
+            or_(Procedure.id == id_or_code, Procedure.code == id_or_code)
+        )
+        if for_update:
+            query = query.with_for_update()
+        return await self.session.scalar(query)
+
+    async def procedures_by_code(self, codes: Iterable[str]) -> dict[str, Procedure]:
+        rows = await self.session.scalars(select(Procedure).where(Procedure.code.in_(list(codes))))
+        return {p.code: p for p in rows}
+
+    async def forms(self, procedure_id: str) -> Sequence[Form]:
+        return (
+            await self.session.scalars(
+                select(Form).where(Form.procedure_id == procedure_id).order_by(Form.name)
+            )
+        ).all()
+
+    async def form(self, procedure_id: str, form_id: str) -> Form | None:
+        return await self.session.scalar(
+            select(Form).where(Form.procedure_id == procedure_id, Form.id == form_id)
+        )
+
+    async def version(self, procedure_id: str, version: int) -> ProcedureVersion | None:
+        return await self.session.scalar(
+            select(ProcedureVersion).where(
+                ProcedureVersion.procedure_id == procedure_id, ProcedureVersion.version == version
+            )
+        )
+
+    def _conditions(self, flt: ProcedureFilter) -> list[ColumnElement[bool]]:
+        conditions: list[ColumnElement[bool]] = [Procedure.retired.is_(False)]
+        if flt.agency is not None:
+            if flt.agency.tier in flt.commune_tiers:
+                conditions.append(Procedure.on_commune.is_(True))
+            elif flt.agency.tier in ("province", "department"):
+                conditions.append(Procedure.agency_id == flt.agency.id)
+            else:
+                conditions.append(false())
+        if flt.field_id:
+            conditions.append(Procedure.field_id == flt.field_id)
+        if flt.tier in ("province", "department"):
+            conditions.append(Procedure.on_province.is_(True))
+        elif flt.tier in ("district", "commune"):
+            conditions.append(
+                Procedure.on_commune.is_(True) if flt.tier in flt.commune_tiers else false()
+            )
+        if flt.online:
+            conditions.append(Procedure.online == flt.online)
+        return conditions
+
+    async def browse(self, flt: ProcedureFilter, offset: int, limit: int) -> SearchResult:
+        conditions = self._conditions(flt)
+        total = await self.session.scalar(
+            select(func.count()).select_from(Procedure).where(*conditions)
+        )
+        rows = await self.session.scalars(
+            select(Procedure)
+            .where(*conditions)
+            .order_by(Procedure.name_folded, Procedure.code)
+            .offset(offset)
+            .limit(limit)
+        )
+        return SearchResult(list(rows), total or 0, None)
+
+    # -- search ------------------------------------------------------------------------------
+
+    async def correct(self, words: Sequence[str]) -> tuple[str, ...]:
+        """Each word unknown to the vocabulary replaced by its nearest known term (fewest edits,
+        then most trigrams shared, then most frequent); words with no near term stay."""
+        known = set(
+            await self.session.scalars(select(SearchTerm.term).where(SearchTerm.term.in_(words)))
+        )
+        corrected = []
+        for word in words:
+            if word in known or word.isdigit():
+                corrected.append(word)
+                continue
+            similarity = func.similarity(SearchTerm.term, word)
+            edits = func.levenshtein(SearchTerm.term, word)
+            near = similarity >= SIMILARITY_THRESHOLD
+            if self.postgres:  # the same test, through the trigram index
+                await self.session.execute(
+                    text(f"SET LOCAL pg_trgm.similarity_threshold = {SIMILARITY_THRESHOLD}")
+                )
+                near = SearchTerm.term.op("%")(word)
+            best = await self.session.scalar(
+                select(SearchTerm.term)
+                .where(near, edits <= max_edits(word))
+                .order_by(edits, similarity.desc(), SearchTerm.frequency.desc(), SearchTerm.term)
+                .limit(1)
+            )
+            corrected.append(best or word)
+        return tuple(corrected)
+
+    def _fulltext(self, words: Sequence[str], *, all_words: bool) -> ColumnElement[bool]:
+        if self.postgres:
+            joiner = " & " if all_words else " | "
+            tsquery = func.to_tsquery(SIMPLE, joiner.join(words))
+            return func.to_tsvector(SIMPLE, Procedure.search_document).op("@@")(tsquery)
+        joiner = " AND " if all_words else " OR "
+        match = joiner.join(f'"{w}"' for w in words)
+        return Procedure.id.in_(
+            select(text("procedure_id"))
+            .select_from(text("procedure_search"))
+            .where(text("procedure_search MATCH :match").bindparams(match=match))
+        )
+
+    def _score(self, query: Query, phrase: str) -> ColumnElement[float]:
+        code = query.code
+        return (
+            case((Procedure.code == (code or ""), 100.0), else_=0.0)
+            + case(
+                (Procedure.name_accented.contains(query.accented, autoescape=True), 8.0), else_=0.0
+            )
+            + case(
+                ((" " + Procedure.name_folded + " ").contains(f" {phrase} ", autoescape=True), 4.0),
+                else_=0.0,
+            )
+            + func.round(func.similarity(Procedure.name_folded, phrase) * 2, 3)
+        )
+
+    async def search(
+        self, query: Query, flt: ProcedureFilter, offset: int, limit: int
+    ) -> SearchResult:
+        conditions = self._conditions(flt)
+        if query.code:
+            match: ColumnElement[bool] = Procedure.code.startswith(query.code, autoescape=True)
+            words: tuple[str, ...] = ()
+            corrected = None
+        else:
+            words = await self.correct(query.words) if query.words else ()
+            corrected = words if words != query.words else None
+            if not words:
+                return SearchResult([], 0, None)
+            match = self._fulltext(words, all_words=True)
+            if not await self._exists(conditions, match):
+                match = self._fulltext(words, all_words=False)
+        phrase = " ".join(words)
+        total = await self.session.scalar(
+            select(func.count()).select_from(Procedure).where(*conditions, match)
+        )
+        score = self._score(query, phrase).label("score")
+        rows = await self.session.execute(
+            select(Procedure, score)
+            .where(*conditions, match)
+            .order_by(score.desc(), func.length(Procedure.name_folded), Procedure.code)
+            .offset(offset)
+            .limit(limit)
+        )
+        return SearchResult([p for p, _ in rows.all()], total or 0, corrected)
+
+    async def _exists(
+        self, conditions: list[ColumnElement[bool]], match: ColumnElement[bool]
+    ) -> bool:
+        found = await self.session.scalar(select(Procedure.id).where(*conditions, match).limit(1))
+        return found is not None
+
+    # -- the search index --------------------------------------------------------------------
+
+    async def index_procedure(self, procedure: Procedure) -> None:
+        """Keep SQLite's FTS5 table in step (PostgreSQL indexes the column itself)."""
+        if self.postgres:
+            return
+        await self.session.execute(
+            text("DELETE FROM procedure_search WHERE procedure_id = :id"), {"id": procedure.id}
+        )
+        await self.session.execute(
+            text("INSERT INTO procedure_search (procedure_id, document) VALUES (:id, :doc)"),
+            {"id": procedure.id, "doc": procedure.search_document},
+        )
+
+    async def rebuild_vocabulary(self) -> int:
+        """The search terms: every folded word of the names and fields of active procedures."""
+        documents = await self.session.scalars(
+            select(Procedure.search_document).where(Procedure.retired.is_(False))
+        )
+        counts: Counter[str] = Counter()
+        for document in documents:
+            counts.update(w for w in document.split() if not w.isdigit())
+        await self.session.execute(delete(SearchTerm))
+        self.session.add_all(SearchTerm(term=t, frequency=n) for t, n in counts.items())
+        await self.session.flush()
+        return len(counts)
+
+
+def procedure_terms(name: str, field_name: str) -> str:
+    return " ".join(terms(name) + terms(field_name))
+
+
+def _register_functions(dbapi_connection: Any, _record: Any) -> None:
+    dbapi_connection.create_function("similarity", 2, similarity, deterministic=True)
+    dbapi_connection.create_function("levenshtein", 2, levenshtein, deterministic=True)
+
+
+def install_search_functions(engine: AsyncEngine) -> None:
+    """Give SQLite the `similarity` and `levenshtein` PostgreSQL gets from its extensions."""
+    if engine.dialect.name == "sqlite" and not event.contains(
+        engine.sync_engine, "connect", _register_functions
+    ):
+        event.listen(engine.sync_engine, "connect", _register_functions)

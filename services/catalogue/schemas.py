@@ -1,0 +1,177 @@
+"""Request and response bodies of the catalogue API."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
+
+from services.catalogue.text import clean
+
+Tier = Literal["province", "department", "district", "commune"]
+ProcedureTier = Literal["province", "commune"]
+Online = Literal["full", "partial"]
+Name = Annotated[str, StringConstraints(min_length=2, max_length=300)]
+AgencyId = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$")]
+
+
+class Out(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+
+class AgencyRef(Out):
+    id: str
+    name: str
+    tier: Tier
+
+
+class AgencyOut(AgencyRef):
+    parent_id: str | None
+    retired: bool = False
+
+
+class AgencyDetail(AgencyOut):
+    parent: AgencyRef | None
+    children: list[AgencyRef]
+
+
+class FieldOut(Out):
+    id: str
+    name: str
+    procedures: int = 0
+
+
+class Channel(BaseModel):
+    channel: Literal["online", "direct", "postal"]
+    time_value: float | None = None
+    time_unit: Literal["working_day", "day", "hour", "month", "year"] | None = None
+    fee_vnd: int | None = Field(None, ge=0)
+    fee_text: str = ""
+    description: str = ""
+
+
+class LegalDocument(BaseModel):
+    title: str
+    code: str | None = None
+
+
+class ComponentOut(BaseModel):
+    id: str
+    name: str
+    group: str | None = None
+    quantity: str | None = None
+    required: bool
+    form_id: str | None = None
+
+
+class FormOut(BaseModel):
+    id: str
+    name: str
+    filename: str | None
+    content_type: str | None
+    size: int | None
+    available: bool
+
+
+class ProcedureSummary(BaseModel):
+    id: str
+    code: str
+    name: str
+    tier: list[ProcedureTier]
+    agency: AgencyRef | None
+    field: FieldOut
+    online: Online
+    processing_days: int | None
+    version: int
+
+
+class ProcedureDetail(ProcedureSummary):
+    subjects: str | None = None
+    fees: list[Channel]
+    steps: list[str]
+    legal_basis: list[LegalDocument]
+    conditions: str | None
+    result: str | None
+    components: list[ComponentOut]
+    declaration_schema: dict[str, Any]
+    forms: list[FormOut]
+    source_url: str | None = None
+    retired: bool = False
+
+
+class ProcedurePage(BaseModel):
+    items: list[ProcedureSummary]
+    total: int
+    page: int
+    page_size: int
+    corrected_query: str | None = Field(
+        None, description="the query as searched, when unknown words were corrected"
+    )
+
+
+class AgencyIn(BaseModel):
+    id: AgencyId
+    name: Name
+    tier: Tier
+    parent_id: str | None = None
+
+    _clean = field_validator("name")(clean)
+
+
+class AgencyUpdate(BaseModel):
+    name: Name | None = None
+    parent_id: str | None = None
+
+    _clean = field_validator("name")(lambda v: clean(v) if v else v)
+
+
+class FieldIn(BaseModel):
+    name: Name
+
+    _clean = field_validator("name")(clean)
+
+
+class ComponentIn(BaseModel):
+    id: str | None = Field(None, max_length=40)
+    name: Annotated[str, StringConstraints(min_length=2, max_length=2000)]
+    group: str | None = Field(None, max_length=500)
+    quantity: str | None = Field(None, max_length=100)
+    required: bool = True
+    form_name: str | None = Field(None, max_length=300)
+
+
+class ProcedureIn(BaseModel):
+    code: Annotated[str, StringConstraints(pattern=r"^[0-9A-Za-z][0-9A-Za-z.\-]{0,39}$")]
+    name: Annotated[str, StringConstraints(min_length=5, max_length=2000)]
+    field_id: str
+    tier: list[ProcedureTier] = Field(min_length=1)
+    agency_id: str | None = None
+    online: Online = "partial"
+    processing_days: int | None = Field(None, ge=0, le=3650)
+    fees: list[Channel] = []
+    steps: list[str] = []
+    legal_basis: list[LegalDocument] = []
+    conditions: str | None = None
+    result: str | None = None
+    subjects: str | None = None
+    components: list[ComponentIn] = []
+    declaration_schema: dict[str, Any] | None = None
+
+
+class ProcedureUpdate(BaseModel):
+    """Only the given fields change; any change publishes a new version."""
+
+    name: Annotated[str, StringConstraints(min_length=5, max_length=2000)] | None = None
+    field_id: str | None = None
+    tier: list[ProcedureTier] | None = Field(None, min_length=1)
+    agency_id: str | None = None
+    online: Online | None = None
+    processing_days: int | None = Field(None, ge=0, le=3650)
+    fees: list[Channel] | None = None
+    steps: list[str] | None = None
+    legal_basis: list[LegalDocument] | None = None
+    conditions: str | None = None
+    result: str | None = None
+    subjects: str | None = None
+    components: list[ComponentIn] | None = None
+    declaration_schema: dict[str, Any] | None = None
