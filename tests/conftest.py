@@ -8,6 +8,7 @@ import shutil
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -99,3 +100,17 @@ def private_redis(tmp_path: Path) -> Iterator[RedisServer]:
     server.start()
     yield server
     server.stop()
+
+
+def pytest_terminal_summary(terminalreporter: Any) -> None:
+    """The search quality figures of the query set, when it ran."""
+    from tests.test_catalogue import SEARCH_REPORT
+
+    if SEARCH_REPORT:
+        terminalreporter.write_sep("-", "catalogue search on the real-name query set")
+        terminalreporter.write_line(
+            f"{SEARCH_REPORT['queries']} queries: expected procedure first in "
+            f"{SEARCH_REPORT['first']:.0%}, in the top 5 in {SEARCH_REPORT['top5']:.0%}"
+        )
+        for query, expected, codes in SEARCH_REPORT["misses"]:
+            terminalreporter.write_line(f"  not first: {query!r} -> {codes} (wanted {expected})")

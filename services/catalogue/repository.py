@@ -9,7 +9,19 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import case, delete, event, false, func, literal_column, or_, select, text
+from sqlalchemy import (
+    Numeric,
+    case,
+    cast,
+    delete,
+    event,
+    false,
+    func,
+    literal_column,
+    or_,
+    select,
+    text,
+)
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 from sqlalchemy.sql.elements import ColumnElement
 
@@ -229,7 +241,7 @@ class CatalogueRepository:
                 ((" " + Procedure.name_folded + " ").contains(f" {phrase} ", autoescape=True), 4.0),
                 else_=0.0,
             )
-            + func.round(func.similarity(Procedure.name_folded, phrase) * 2, 3)
+            + func.round(cast(func.similarity(Procedure.name_folded, phrase) * 2, Numeric), 3)
         )
 
     async def search(

@@ -294,7 +294,6 @@ class CatalogueService:
         return agency
 
     async def _check_parent(self, tier: str, parent_id: str | None, lang: str) -> None:
-        order = ["province", "department", "district", "commune"]
         if parent_id is None:
             if tier != "province":
                 raise _invalid("parent_id", "parent_required", PARENT_REQUIRED, lang)
@@ -302,9 +301,7 @@ class CatalogueService:
         parent = await self.repo.agency(parent_id)
         if parent is None or parent.retired:
             raise _invalid("parent_id", "parent_unknown", PARENT_UNKNOWN, lang)
-        if order.index(parent.tier) >= order.index(tier) and not (
-            parent.tier == tier == "department"
-        ):
+        if parent.tier not in ALLOWED_PARENTS[tier]:
             raise _invalid("parent_id", "parent_tier", PARENT_TIER, lang)
 
     async def update_agency(self, agency_id: str, data: schemas.AgencyUpdate, lang: str) -> Agency:
@@ -597,10 +594,18 @@ def _invalid(field: str, code: str, message: Text, lang: str) -> ProblemError:
     return ProblemError("validation", message, errors=[field_error([field], code, message, lang)])
 
 
+ALLOWED_PARENTS: dict[str, tuple[str, ...]] = {
+    "province": (),
+    "department": ("province", "department"),
+    "district": ("province",),
+    "commune": ("province", "district"),
+}
 PARENT_REQUIRED = Text("Cơ quan phải thuộc một cơ quan cấp trên.", "A parent agency is required.")
 PARENT_UNKNOWN = Text("Không có cơ quan cấp trên này.", "No such parent agency.")
 PARENT_TIER = Text(
-    "Cơ quan cấp trên phải ở cấp cao hơn.", "The parent agency must be of a higher tier."
+    "Cơ quan cấp trên không phù hợp: sở, ngành và huyện thuộc tỉnh; xã thuộc tỉnh hoặc huyện.",
+    "Wrong parent: departments and districts belong to the province; communes to the province "
+    "or a district.",
 )
 FIELD_UNKNOWN = Text("Không có lĩnh vực này.", "No such field.")
 AGENCY_REQUIRED = Text(
