@@ -79,6 +79,8 @@ def test_birth_registration_detail_is_what_the_citizen_reads(catalogue: httpx.Cl
     assert all(fee["fee_vnd"] == 0 and fee["fee_text"] == "Miễn phí" for fee in detail["fees"])
     names = [c["name"] for c in detail["components"]]
     assert any(name.startswith("Giấy chứng sinh") for name in names)
+    assert not any((c["group"] or "").startswith("Lưu ý") for c in detail["components"])
+    assert detail["notes"] and detail["present_at_counter"]
     required = [c for c in detail["components"] if c["required"]]
     assert required and all(c["id"] for c in detail["components"])
     assert detail["result"].startswith("Giấy khai sinh")

@@ -105,10 +105,15 @@ async def import_agencies(session: AsyncSession, layout: Layout) -> int:
     return len(layout.agencies)
 
 
+def _is_note(group: str | None) -> bool:
+    """The catalogue puts remarks ("Lưu ý") in the components table; they are not documents."""
+    return group is not None and group.casefold().startswith("lưu ý")
+
+
 def _document(parsed: ParsedProcedure, field_name: str) -> dict[str, Any]:
     components = []
     for c in parsed.components:
-        if c.present_only:
+        if c.present_only or _is_note(c.group):
             continue
         components.append(
             {
@@ -141,6 +146,7 @@ def _document(parsed: ParsedProcedure, field_name: str) -> dict[str, Any]:
         "source_url": parsed.source_url or None,
         "problems": list(parsed.problems),
         "present_at_counter": [c.name for c in parsed.components if c.present_only],
+        "notes": [c.name for c in parsed.components if _is_note(c.group) and not c.present_only],
     }
 
 

@@ -93,6 +93,10 @@ class ProcedureDetail(ProcedureSummary):
     conditions: str | None
     result: str | None
     components: list[ComponentOut]
+    present_at_counter: list[str] = Field(
+        [], description="giấy tờ phải xuất trình: shown at the counter, not uploaded"
+    )
+    notes: list[str] = Field([], description="lưu ý about the components")
     declaration_schema: dict[str, Any]
     forms: list[FormOut]
     source_url: str | None = None
@@ -155,6 +159,8 @@ class ProcedureIn(BaseModel):
     result: str | None = None
     subjects: str | None = None
     components: list[ComponentIn] = []
+    present_at_counter: list[str] | None = None
+    notes: list[str] | None = None
     declaration_schema: dict[str, Any] | None = None
 
 
@@ -174,4 +180,6 @@ class ProcedureUpdate(BaseModel):
     result: str | None = None
     subjects: str | None = None
     components: list[ComponentIn] | None = None
+    present_at_counter: list[str] | None = None
+    notes: list[str] | None = None
     declaration_schema: dict[str, Any] | None = None

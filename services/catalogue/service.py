@@ -46,6 +46,8 @@ CONTENT_FIELDS = (
     "subjects",
     "components",
     "declaration_schema",
+    "present_at_counter",
+    "notes",
 )
 
 
@@ -212,6 +214,8 @@ class CatalogueService:
             "steps": document.get("steps") or [],
             "legal_basis": document.get("legal_basis") or [],
             "components": document.get("components") or [],
+            "present_at_counter": document.get("present_at_counter") or [],
+            "notes": document.get("notes") or [],
             "forms": [
                 {
                     "id": f.id,
@@ -536,7 +540,7 @@ class CatalogueService:
     def content_of(self, code: str, content: dict[str, Any]) -> dict[str, Any]:
         """The stored document: content fields only, components with stable ids and the ids of
         the forms they name."""
-        keys = (*CONTENT_FIELDS, "source_url", "problems", "present_at_counter")
+        keys = (*CONTENT_FIELDS, "source_url", "problems")
         document = {k: content.get(k) for k in keys}
         components = [dict(c) for c in (content.get("components") or [])]
         ids = component_ids(code, components)

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import time
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
@@ -22,7 +23,8 @@ from services.kernel.settings import ServiceSettings
 
 
 class RequestIdMiddleware:
-    """Pass on the gateway's X-Request-ID, or make one, and return it on the response."""
+    """Pass on the gateway's X-Request-ID, or make one, and return it on the response, with
+    the time the service spent before answering (`Server-Timing: app;dur=<ms>`)."""
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
@@ -38,11 +40,14 @@ class RequestIdMiddleware:
                 break
         request_id = request_id or uuid.uuid4().hex
         scope.setdefault("state", {})["request_id"] = request_id
+        started = time.perf_counter()
 
         async def send_with_id(message: Message) -> None:
             if message["type"] == "http.response.start":
                 headers = list(message.get("headers", []))
                 headers.append((b"x-request-id", request_id.encode("latin-1")))
+                elapsed = (time.perf_counter() - started) * 1000
+                headers.append((b"server-timing", f"app;dur={elapsed:.2f}".encode()))
                 message["headers"] = headers
             await send(message)
 
