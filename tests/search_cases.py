@@ -15,6 +15,7 @@ MUST_BE_FIRST: list[tuple[str, str]] = [
     ("1.001193", BIRTH_REGISTRATION),
     ("dang ky khai snh", BIRTH_REGISTRATION),
     ("dang ky khaii sinh", BIRTH_REGISTRATION),
+    ("dang ky khia sinh", BIRTH_REGISTRATION),
     ("  đăng\u00a0ký   khai sinh ", BIRTH_REGISTRATION),
 ]
 

@@ -482,3 +482,28 @@ def test_the_former_three_tier_layout_loads(tmp_path: Path) -> None:
     )
     assert layout.department_for("Đường bộ", "bo-xay-dung") == "HT-SGTVT"
     assert layout.name == "2023"
+
+
+def test_python_similarity_matches_pg_trgm(stack: Stack) -> None:
+    """SQLite ranks with the Python port; it must give PostgreSQL's numbers."""
+    from services.catalogue.search import similarity, term_string
+
+    names = [r["name"] for r in stack.query("catalogue", "SELECT name FROM procedures LIMIT 200")]
+    pairs = [(term_string(n), "dang ki khai sinh") for n in names]
+    pairs += [("cong hoa", "cong hoa xa hoi"), ("khai", "khia"), ("a", ""), ("x y z", "z")]
+    for a, b in pairs:
+        [row] = stack.query("catalogue", "SELECT similarity($1, $2) AS s", a, b)
+        assert abs(row["s"] - similarity(a, b)) < 1e-6, (a, b)
+
+
+def test_typos_are_corrected_to_the_term_meant() -> None:
+    from services.catalogue.search import Query, edit_distance, near_terms, nearest_term
+
+    vocabulary = [("khai", 90), ("khi", 40), ("sinh", 80), ("vien", 30), ("san", 60), ("sa", 1)]
+    assert edit_distance("khia", "khai") == 1  # neighbours swapped: one edit
+    assert near_terms("khia", vocabulary)[:2] == ["khi", "khai"]  # the search picks by context
+    assert nearest_term("snh", vocabulary) == "sinh"
+    assert nearest_term("vein", vocabulary) == "vien"
+    assert nearest_term("xyzzy", vocabulary) == "xyzzy"
+    assert Query.parse("Đăng KÝ  khai\u00a0sinh").words == ("dang", "ki", "khai", "sinh")
+    assert Query.parse("1.001193").code == "1.001193"

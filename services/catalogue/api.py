@@ -5,11 +5,13 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections import OrderedDict
+from collections.abc import Awaitable, Callable
 from typing import Annotated, Any
 from urllib.parse import quote
 
 from fastapi import APIRouter, Depends, File, Form, Query, Request, Response, UploadFile
-from fastapi.encoders import jsonable_encoder
+from pydantic import BaseModel
 
 from services.catalogue import schemas
 from services.catalogue.service import CatalogueService
@@ -29,25 +31,65 @@ def _service(request: Request, session: DbSession) -> CatalogueService:
 Service = Annotated[CatalogueService, Depends(_service)]
 
 
-def cached(request: Request, content: Any, model: type[Any] | None = None) -> Response:
-    """A JSON answer with a strong ETag over its bytes; 304 when the client has it already."""
+class ReadCache:
+    """Encoded answers of this process, valid for one catalogue revision: a popular search
+    or procedure page is computed once per change of the catalogue, not once per citizen."""
+
+    def __init__(self, size: int = 4096) -> None:
+        self.size = size
+        self.revision = -1
+        self.entries: OrderedDict[str, bytes] = OrderedDict()
+
+    def get(self, key: str, revision: int) -> bytes | None:
+        if revision != self.revision:
+            self.entries.clear()
+            self.revision = revision
+            return None
+        body = self.entries.get(key)
+        if body is not None:
+            self.entries.move_to_end(key)
+        return body
+
+    def put(self, key: str, revision: int, body: bytes) -> None:
+        if revision == self.revision:
+            self.entries[key] = body
+            if len(self.entries) > self.size:
+                self.entries.popitem(last=False)
+
+
+def encode(content: Any, model: type[BaseModel] | None = None) -> bytes:
     if model is not None:
         content = model.model_validate(content).model_dump(mode="json")
-    body = json.dumps(jsonable_encoder(content), ensure_ascii=False, separators=(",", ":"))
-    data = body.encode()
-    etag = '"' + hashlib.sha256(data).hexdigest()[:32] + '"'
+    return json.dumps(content, ensure_ascii=False, separators=(",", ":")).encode()
+
+
+def respond(request: Request, body: bytes) -> Response:
+    """The JSON answer with a strong ETag over its bytes; 304 when the client has it already."""
+    etag = '"' + hashlib.sha256(body).hexdigest()[:32] + '"'
     max_age = request.app.state.settings.cache_max_age
-    headers = {
-        "ETag": etag,
-        "Cache-Control": f"public, max-age={max_age}",
-        "Vary": "Accept-Language",
-    }
-    candidates = {
-        t.strip().removeprefix("W/") for t in request.headers.get("if-none-match", "").split(",")
-    }
+    headers = {"ETag": etag, "Cache-Control": f"public, max-age={max_age}"}
+    sent = request.headers.get("if-none-match", "")
+    candidates = {t.strip().removeprefix("W/") for t in sent.split(",")}
     if etag in candidates or "*" in candidates:
         return Response(status_code=304, headers=headers)
-    return Response(data, media_type="application/json", headers=headers)
+    return Response(body, media_type="application/json", headers=headers)
+
+
+async def cached(
+    request: Request,
+    service: CatalogueService,
+    produce: Callable[[], Awaitable[Any]],
+    model: type[BaseModel] | None = None,
+) -> Response:
+    """Answer a read from this process's cache when the catalogue has not changed since."""
+    cache: ReadCache = request.app.state.read_cache
+    key = f"{request.url.path}?{request.url.query}"
+    revision = await service.repo.revision()
+    body = cache.get(key, revision)
+    if body is None:
+        body = encode(await produce(), model)
+        cache.put(key, revision, body)
+    return respond(request, body)
 
 
 @router.get("/agencies", response_model=list[schemas.AgencyOut], tags=["agencies"])
@@ -58,13 +100,21 @@ async def list_agencies(
     parent_id: Annotated[str | None, Query(max_length=64)] = None,
 ) -> Response:
     """Cơ quan: the province, its departments (sở, ngành) and its communes (or districts)."""
-    agencies = await service.repo.agencies(tier, parent_id)
-    return cached(request, [schemas.AgencyOut.model_validate(a).model_dump() for a in agencies])
+
+    async def produce() -> list[dict[str, Any]]:
+        agencies = await service.repo.agencies(tier, parent_id)
+        return [schemas.AgencyOut.model_validate(a).model_dump(mode="json") for a in agencies]
+
+    return await cached(request, service, produce)
 
 
 @router.get("/agencies/{agency_id}", response_model=schemas.AgencyDetail, tags=["agencies"])
 async def get_agency(request: Request, service: Service, agency_id: str) -> Response:
-    return cached(request, (await service.agency_detail(agency_id)).model_dump())
+
+    async def produce() -> dict[str, Any]:
+        return (await service.agency_detail(agency_id)).model_dump(mode="json")
+
+    return await cached(request, service, produce)
 
 
 @router.get("/fields", response_model=list[schemas.FieldOut], tags=["fields"])
@@ -72,7 +122,11 @@ async def list_fields(
     request: Request, service: Service, tier: schemas.Tier | None = None
 ) -> Response:
     """Lĩnh vực, with how many procedures each has (at that tier when given)."""
-    return cached(request, [f.model_dump() for f in await service.fields(tier)])
+
+    async def produce() -> list[dict[str, Any]]:
+        return [f.model_dump(mode="json") for f in await service.fields(tier)]
+
+    return await cached(request, service, produce)
 
 
 @router.get("/procedures", response_model=schemas.ProcedurePage, tags=["procedures"])
@@ -89,21 +143,29 @@ async def list_procedures(
 ) -> Response:
     """Tra cứu thủ tục: browse by agency, field, tier and online mode, or search by keyword
     (ranked; with or without diacritics)."""
-    result = await service.find(
-        q,
-        agency_id=agency_id,
-        field_id=field_id,
-        tier=tier,
-        online=online,
-        page=page,
-        page_size=page_size,
-    )
-    return cached(request, result.model_dump())
+
+    async def produce() -> dict[str, Any]:
+        result = await service.find(
+            q,
+            agency_id=agency_id,
+            field_id=field_id,
+            tier=tier,
+            online=online,
+            page=page,
+            page_size=page_size,
+        )
+        return result.model_dump(mode="json")
+
+    return await cached(request, service, produce)
 
 
 @router.get("/procedures/{id_or_code}", response_model=schemas.ProcedureDetail, tags=["procedures"])
 async def get_procedure(request: Request, service: Service, id_or_code: str) -> Response:
-    return cached(request, await service.detail(id_or_code), schemas.ProcedureDetail)
+
+    async def produce() -> dict[str, Any]:
+        return await service.detail(id_or_code)
+
+    return await cached(request, service, produce, schemas.ProcedureDetail)
 
 
 @router.get(

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from fastapi import FastAPI
 
-from services.catalogue.api import router
+from services.catalogue.api import ReadCache, router
 from services.catalogue.layouts import commune_tiers
 from services.catalogue.repository import install_search_functions
 from services.catalogue.settings import CatalogueSettings, get_settings
@@ -25,4 +25,5 @@ def create_app(settings: CatalogueSettings | None = None) -> FastAPI:
         routers=[router],
         storage=LocalStorage(settings.storage_dir),
         commune_tiers=commune_tiers(settings),
+        read_cache=ReadCache(),
     )

@@ -188,6 +188,7 @@ async def import_catalogue(
             await session.commit()
             pending = 0
     await service.rebuild_vocabulary()
+    await service.repo.bump_revision()
     await session.commit()
     return report
 

@@ -117,5 +117,15 @@ class SearchTerm(Base):
     frequency: Mapped[int] = mapped_column(Integer, default=0)
 
 
+class CatalogueRevision(Base):
+    """One row whose number grows with every change to the catalogue: API processes cache
+    answers per revision, so a change is visible on the next request."""
+
+    __tablename__ = "catalogue_revision"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    revision: Mapped[int] = mapped_column(Integer, default=0)
+
+
 class OutboxMessage(OutboxMixin, Base):
     __tablename__ = "outbox"

@@ -21,26 +21,22 @@ from sqlalchemy import (
     or_,
     select,
     text,
+    update,
 )
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
+from sqlalchemy.orm import defer
 from sqlalchemy.sql.elements import ColumnElement
 
 from services.catalogue.models import (
     Agency,
+    CatalogueRevision,
     Field,
     Form,
     Procedure,
     ProcedureVersion,
     SearchTerm,
 )
-from services.catalogue.search import (
-    SIMILARITY_THRESHOLD,
-    Query,
-    levenshtein,
-    max_edits,
-    similarity,
-    terms,
-)
+from services.catalogue.search import Query, near_terms, similarity, terms
 
 SIMPLE = literal_column("'simple'::regconfig")
 """PostgreSQL's text-search configuration without stemming: terms are folded words already."""
@@ -72,6 +68,14 @@ class CatalogueRepository:
 
     def add(self, obj: object) -> None:
         self.session.add(obj)
+
+    async def revision(self) -> int:
+        return await self.session.scalar(select(CatalogueRevision.revision)) or 0
+
+    async def bump_revision(self) -> None:
+        await self.session.execute(
+            update(CatalogueRevision).values(revision=CatalogueRevision.revision + 1)
+        )
 
     # -- agencies and fields -----------------------------------------------------------------
 
@@ -180,6 +184,7 @@ class CatalogueRepository:
         )
         rows = await self.session.scalars(
             select(Procedure)
+            .options(defer(Procedure.document))
             .where(*conditions)
             .order_by(Procedure.name_folded, Procedure.code)
             .offset(offset)
@@ -189,41 +194,39 @@ class CatalogueRepository:
 
     # -- search ------------------------------------------------------------------------------
 
-    async def correct(self, words: Sequence[str]) -> tuple[str, ...]:
-        """Each word unknown to the vocabulary replaced by its nearest known term (fewest edits,
-        then most trigrams shared, then most frequent); words with no near term stay."""
+    async def correct(
+        self, words: Sequence[str], conditions: list[ColumnElement[bool]]
+    ) -> tuple[str, ...]:
+        """Each word unknown to the vocabulary replaced by the known term it most likely means:
+        among the nearest terms, the one found most often together with the other words."""
         known = set(
             await self.session.scalars(select(SearchTerm.term).where(SearchTerm.term.in_(words)))
         )
-        corrected = []
-        for word in words:
-            if word in known or word.isdigit():
-                corrected.append(word)
+        unknown = [i for i, w in enumerate(words) if w not in known and not w.isdigit()]
+        if not unknown:
+            return tuple(words)
+        rows = await self.session.execute(select(SearchTerm.term, SearchTerm.frequency))
+        vocabulary = [(term, frequency) for term, frequency in rows.all()]
+        choices = {i: near_terms(words[i], vocabulary) or [words[i]] for i in unknown}
+        chosen = [choices[i][0] if i in choices else w for i, w in enumerate(words)]
+        for i in unknown:
+            if len(choices[i]) < 2 or len(words) < 2:
                 continue
-            similarity = func.similarity(SearchTerm.term, word)
-            edits = func.levenshtein(SearchTerm.term, word)
-            near = similarity >= SIMILARITY_THRESHOLD
-            if self.postgres:  # the same test, through the trigram index
-                await self.session.execute(
-                    text(f"SET LOCAL pg_trgm.similarity_threshold = {SIMILARITY_THRESHOLD}")
-                )
-                near = SearchTerm.term.op("%")(word)
-            best = await self.session.scalar(
-                select(SearchTerm.term)
-                .where(near, edits <= max_edits(word))
-                .order_by(edits, similarity.desc(), SearchTerm.frequency.desc(), SearchTerm.term)
-                .limit(1)
-            )
-            corrected.append(best or word)
-        return tuple(corrected)
+            found = []
+            for candidate in choices[i]:
+                trial = [candidate if k == i else w for k, w in enumerate(chosen)]
+                found.append(await self._count(conditions, self._fulltext([trial])))
+            chosen[i] = choices[i][found.index(max(found))]
+        return tuple(chosen)
 
-    def _fulltext(self, words: Sequence[str], *, all_words: bool) -> ColumnElement[bool]:
+    def _fulltext(self, groups: Sequence[Sequence[str]]) -> ColumnElement[bool]:
+        """Procedures whose terms include every word of at least one group."""
         if self.postgres:
-            joiner = " & " if all_words else " | "
-            tsquery = func.to_tsquery(SIMPLE, joiner.join(words))
-            return func.to_tsvector(SIMPLE, Procedure.search_document).op("@@")(tsquery)
-        joiner = " AND " if all_words else " OR "
-        match = joiner.join(f'"{w}"' for w in words)
+            tsquery = " | ".join("(" + " & ".join(group) + ")" for group in groups)
+            return func.to_tsvector(SIMPLE, Procedure.search_document).op("@@")(
+                func.to_tsquery(SIMPLE, tsquery)
+            )
+        match = " OR ".join("(" + " AND ".join(f'"{w}"' for w in group) + ")" for group in groups)
         return Procedure.id.in_(
             select(text("procedure_id"))
             .select_from(text("procedure_search"))
@@ -247,38 +250,53 @@ class CatalogueRepository:
     async def search(
         self, query: Query, flt: ProcedureFilter, offset: int, limit: int
     ) -> SearchResult:
+        """Procedures with every word (after typo correction), else with any; ranked: code,
+        exact accented phrase, folded phrase, trigram similarity of the name, shorter first."""
         conditions = self._conditions(flt)
+        words: tuple[str, ...] = ()
+        corrected = None
         if query.code:
-            match: ColumnElement[bool] = Procedure.code.startswith(query.code, autoescape=True)
-            words: tuple[str, ...] = ()
-            corrected = None
+            match: ColumnElement[bool] = Procedure.code == query.code
+            total = await self._count(conditions, match)
         else:
-            words = await self.correct(query.words) if query.words else ()
+            words = await self.correct(query.words, conditions) if query.words else ()
             corrected = words if words != query.words else None
             if not words:
                 return SearchResult([], 0, None)
-            match = self._fulltext(words, all_words=True)
-            if not await self._exists(conditions, match):
-                match = self._fulltext(words, all_words=False)
-        phrase = " ".join(words)
-        total = await self.session.scalar(
-            select(func.count()).select_from(Procedure).where(*conditions, match)
-        )
-        score = self._score(query, phrase).label("score")
+            # every word; else all but one (a word the catalogue does not use); else any
+            attempts: list[list[list[str]]] = [[list(words)]]
+            if len(words) > 2:
+                attempts.append([[w for w in words if w != left_out] for left_out in words])
+            if len(words) > 1:
+                attempts.append([[w] for w in words])
+            total = 0
+            for groups in attempts:
+                match = self._fulltext(groups)
+                total = await self._count(conditions, match)
+                if total:
+                    break
+        if not total:
+            return SearchResult([], 0, corrected)
+        score = self._score(query, " ".join(words)).label("score")
         rows = await self.session.execute(
             select(Procedure, score)
+            .options(defer(Procedure.document))
             .where(*conditions, match)
             .order_by(score.desc(), func.length(Procedure.name_folded), Procedure.code)
             .offset(offset)
             .limit(limit)
         )
-        return SearchResult([p for p, _ in rows.all()], total or 0, corrected)
+        return SearchResult([p for p, _ in rows.all()], total, corrected)
 
-    async def _exists(
+    async def _count(
         self, conditions: list[ColumnElement[bool]], match: ColumnElement[bool]
-    ) -> bool:
-        found = await self.session.scalar(select(Procedure.id).where(*conditions, match).limit(1))
-        return found is not None
+    ) -> int:
+        return (
+            await self.session.scalar(
+                select(func.count()).select_from(Procedure).where(*conditions, match)
+            )
+            or 0
+        )
 
     # -- the search index --------------------------------------------------------------------
 
@@ -314,11 +332,10 @@ def procedure_terms(name: str, field_name: str) -> str:
 
 def _register_functions(dbapi_connection: Any, _record: Any) -> None:
     dbapi_connection.create_function("similarity", 2, similarity, deterministic=True)
-    dbapi_connection.create_function("levenshtein", 2, levenshtein, deterministic=True)
 
 
 def install_search_functions(engine: AsyncEngine) -> None:
-    """Give SQLite the `similarity` and `levenshtein` PostgreSQL gets from its extensions."""
+    """Give SQLite the `similarity` PostgreSQL gets from pg_trgm."""
     if engine.dialect.name == "sqlite" and not event.contains(
         engine.sync_engine, "connect", _register_functions
     ):

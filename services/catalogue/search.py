@@ -1,11 +1,12 @@
-"""Keyword search over procedures: how documents and queries become terms, and the measures the
-ranking uses. PostgreSQL computes `similarity` with pg_trgm and `levenshtein` with
-fuzzystrmatch; SQLite gets the Python versions below, written to give the same numbers, so both
+"""Keyword search over procedures: how documents and queries become terms, how a mistyped word
+finds the term meant, and the trigram similarity the ranking uses — pg_trgm's `similarity` on
+PostgreSQL, and for SQLite the Python version below, written to give the same numbers, so both
 backends rank the same way."""
 
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from services.catalogue.text import accented, clean, folded
@@ -14,9 +15,6 @@ _WORD = re.compile(r"[a-z0-9]+")
 _CODE = re.compile(r"^\d+\.\d+$")
 # A syllable made of consonants and a final y ("ky", "ly", "my") is also written with i ("ki").
 _CONSONANTS_Y = re.compile(r"^([bcdghklmnpqrstvx]+)y$")
-
-SIMILARITY_THRESHOLD = 0.2
-"""Vocabulary terms at least this similar to an unknown query word are candidate corrections."""
 
 
 def terms(text: str | None) -> list[str]:
@@ -69,14 +67,35 @@ def similarity(a: str | None, b: str | None) -> float:
     return common / (len(ta) + len(tb) - common)
 
 
-def levenshtein(a: str | None, b: str | None) -> int:
-    """fuzzystrmatch's `levenshtein`: insertions, deletions and substitutions, each cost 1."""
-    if a is None or b is None:
-        return 0
-    previous = list(range(len(b) + 1))
+def edit_distance(a: str, b: str) -> int:
+    """Insertions, deletions, substitutions and swaps of two neighbours ("khia" → "khai"),
+    each one edit (optimal string alignment)."""
+    rows = [list(range(len(b) + 1))]
     for i, ca in enumerate(a, 1):
-        current = [i]
+        row = [i]
         for j, cb in enumerate(b, 1):
-            current.append(min(previous[j] + 1, current[j - 1] + 1, previous[j - 1] + (ca != cb)))
-        previous = current
-    return previous[-1]
+            cost = min(rows[-1][j] + 1, row[j - 1] + 1, rows[-1][j - 1] + (ca != cb))
+            if i > 1 and j > 1 and ca == b[j - 2] and a[i - 2] == cb:
+                cost = min(cost, rows[-2][j - 2] + 1)
+            row.append(cost)
+        rows.append(row)
+    return rows[-1][-1]
+
+
+def near_terms(word: str, vocabulary: Sequence[tuple[str, int]], limit: int = 5) -> list[str]:
+    """Known terms a mistyped word may have meant, likeliest first: fewest edits (within
+    `max_edits`), then most trigrams shared, then most frequent."""
+    ranked: list[tuple[int, float, int, str]] = []
+    most = max_edits(word)
+    for term, frequency in vocabulary:
+        if abs(len(term) - len(word)) > most:
+            continue
+        edits = edit_distance(word, term)
+        if edits <= most:
+            ranked.append((edits, -similarity(word, term), -frequency, term))
+    return [term for *_, term in sorted(ranked)[:limit]]
+
+
+def nearest_term(word: str, vocabulary: Sequence[tuple[str, int]]) -> str:
+    """The likeliest known term for a mistyped word, or the word when none is near."""
+    return (near_terms(word, vocabulary, 1) or [word])[0]

@@ -278,6 +278,7 @@ class CatalogueService:
             ProcedurePublishedV1(message_id=new_id(), procedure=published),
         )
         await self.repo.index_procedure(procedure)
+        await self.repo.bump_revision()
 
     def index_fields(self, procedure: Procedure, field: Field) -> None:
         procedure.name_accented = accented(procedure.name)
@@ -294,6 +295,7 @@ class CatalogueService:
         await self._check_parent(data.tier, data.parent_id, lang)
         agency = Agency(id=data.id, name=data.name, tier=data.tier, parent_id=data.parent_id)
         self.repo.add(agency)
+        await self.repo.bump_revision()
         await self.session.flush()
         return agency
 
@@ -319,6 +321,7 @@ class CatalogueService:
                 raise _invalid("parent_id", "parent_tier", PARENT_TIER, lang)
             await self._check_parent(agency.tier, data.parent_id, lang)
             agency.parent_id = data.parent_id
+        await self.repo.bump_revision()
         await self.session.flush()
         return agency
 
@@ -344,6 +347,7 @@ class CatalogueService:
                 ),
             )
         agency.retired = True
+        await self.repo.bump_revision()
         await self.session.flush()
 
     async def create_field(self, data: schemas.FieldIn) -> Field:
@@ -355,6 +359,7 @@ class CatalogueService:
         if await self.repo.field(field.id) is not None:
             field.id = f"{field.id[:100]}-{new_id()[:8]}"
         self.repo.add(field)
+        await self.repo.bump_revision()
         await self.session.flush()
         return field
 
@@ -368,6 +373,7 @@ class CatalogueService:
                 "conflict", Text("Lĩnh vực này đã tồn tại.", "This field already exists.")
             )
         field.name = data.name
+        await self.repo.bump_revision()
         await self.session.flush()
         return field
 
@@ -385,6 +391,7 @@ class CatalogueService:
                 ),
             )
         field.retired = True
+        await self.repo.bump_revision()
         await self.session.flush()
 
     # -- admin: procedures -------------------------------------------------------------------

@@ -29,6 +29,13 @@ def upgrade(service: str, url: str, revision: str = "head") -> None:
     command.upgrade(alembic_config(service, url), revision)
 
 
+def _managed(
+    obj: object, name: str | None, type_: str, reflected: bool, compare_to: object
+) -> bool:
+    """Autogenerate ignores tables the models do not declare (SQLite's FTS5 index tables)."""
+    return not (type_ == "table" and reflected and compare_to is None)
+
+
 def run_env(metadata: MetaData) -> None:
     from alembic import context
 
@@ -40,6 +47,7 @@ def run_env(metadata: MetaData) -> None:
             target_metadata=metadata,
             render_as_batch=connection.dialect.name == "sqlite",
             compare_type=True,
+            include_object=_managed,
         )
         with context.begin_transaction():
             context.run_migrations()

@@ -128,17 +128,13 @@ def upgrade() -> None:
 
 
 def _create_search_indexes() -> None:
-    """PostgreSQL: full text over the folded terms and trigrams for typo correction.
+    """PostgreSQL: full text over the folded terms; pg_trgm for the ranking's similarity.
     SQLite: an FTS5 table over the same terms (the repository keeps it in step)."""
     if op.get_bind().dialect.name == "postgresql":
         op.execute("CREATE EXTENSION IF NOT EXISTS pg_trgm")
-        op.execute("CREATE EXTENSION IF NOT EXISTS fuzzystrmatch")
         op.execute(
             "CREATE INDEX ix_procedures_search ON procedures "
             "USING gin (to_tsvector('simple'::regconfig, search_document))"
-        )
-        op.execute(
-            "CREATE INDEX ix_search_terms_trgm ON search_terms USING gin (term gin_trgm_ops)"
         )
     else:
         op.execute(
@@ -150,7 +146,6 @@ def _create_search_indexes() -> None:
 def downgrade() -> None:
     if op.get_bind().dialect.name == "postgresql":
         op.execute("DROP INDEX IF EXISTS ix_procedures_search")
-        op.execute("DROP INDEX IF EXISTS ix_search_terms_trgm")
     else:
         op.execute("DROP TABLE IF EXISTS procedure_search")
     with op.batch_alter_table("procedure_versions", schema=None) as batch_op:
