@@ -9,10 +9,10 @@ VENV_STAMP := .venv/.synced
 TEST_DATABASE_URL ?= postgresql://postgres@127.0.0.1:5432/postgres
 TEST_REDIS_URL ?= redis://127.0.0.1:6379/14
 
-.PHONY: help install run test test-fast lint format services clean
+.PHONY: help install run test test-fast bench-catalogue import-catalogue lint format services clean
 
 help: ## list the targets
-	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-17s %s\n", $$1, $$2}'
 
 $(VENV_STAMP): pyproject.toml uv.lock
 	@$(UV) --version >/dev/null 2>&1 || $(PYTHON) -m pip install --quiet uv
@@ -34,6 +34,12 @@ test: install services ## run the whole test suite (real PostgreSQL, Redis, Cele
 test-fast: install services ## the suite without the fault tests
 	DATABASE_URL=$${DATABASE_URL:-$(TEST_DATABASE_URL)} REDIS_URL=$${REDIS_URL:-$(TEST_REDIS_URL)} \
 		$(UV) run --frozen pytest -m "not fault"
+
+bench-catalogue: install services ## catalogue search/detail vs a trivial endpoint, 1,601 and 20,000 procedures
+	DATABASE_URL=$${DATABASE_URL:-$(TEST_DATABASE_URL)} $(UV) run --frozen python -m bench.catalogue
+
+import-catalogue: install ## import or update the catalogue from ../shared/data (CATALOGUE_LAYOUT=2023 for the old layout)
+	$(UV) run --frozen portal import-catalogue
 
 lint: install ## ruff: lint and check formatting
 	$(UV) run --frozen ruff check .

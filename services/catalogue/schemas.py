@@ -35,9 +35,12 @@ class AgencyDetail(AgencyOut):
     children: list[AgencyRef]
 
 
-class FieldOut(Out):
+class FieldRef(Out):
     id: str
     name: str
+
+
+class FieldOut(FieldRef):
     procedures: int = 0
 
 
@@ -79,7 +82,7 @@ class ProcedureSummary(BaseModel):
     name: str
     tier: list[ProcedureTier]
     agency: AgencyRef | None
-    field: FieldOut
+    field: FieldRef
     online: Online
     processing_days: int | None
     version: int
