@@ -35,6 +35,11 @@ EmailTemplate = Literal[
     "account_exists",
     "password_reset",
     "officer_invitation",
+    "dossier_submitted",
+    "dossier_processing",
+    "dossier_supplement_requested",
+    "dossier_rejected",
+    "dossier_result_returned",
 ]
 
 
