@@ -6,7 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
-from pydantic import AliasChoices, Field
+from pydantic import AliasChoices, Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -34,6 +34,18 @@ class ServiceSettings(BaseSettings):
     celery_visibility_timeout: int = Field(600, validation_alias=_env("CELERY_VISIBILITY_TIMEOUT"))
     public_url: str = Field("http://127.0.0.1:8000", validation_alias=_env("PORTAL_PUBLIC_URL"))
     relay_poll_interval: float = Field(0.2, validation_alias=_env("PORTAL_RELAY_POLL_INTERVAL"))
+    storage_backend: Literal["local", "s3"] = Field(
+        "local", validation_alias=_env("PORTAL_STORAGE")
+    )
+    """Where uploaded files go: a local folder, or an S3-compatible bucket (keys under the
+    service's name); see services/kernel/storage.py `storage_from_settings`."""
+    s3_endpoint_url: str = Field("", validation_alias=_env("PORTAL_S3_ENDPOINT_URL"))
+    """Empty for AWS itself; e.g. http://minio:9000 for an S3-compatible server."""
+    s3_bucket: str = Field("", validation_alias=_env("PORTAL_S3_BUCKET"))
+    s3_access_key: str = Field("", validation_alias=_env("PORTAL_S3_ACCESS_KEY"))
+    """Empty: boto3's own credential chain (instance role, AWS_* variables...)."""
+    s3_secret_key: SecretStr = Field(SecretStr(""), validation_alias=_env("PORTAL_S3_SECRET_KEY"))
+    s3_region: str = Field("us-east-1", validation_alias=_env("PORTAL_S3_REGION"))
 
     @property
     def production(self) -> bool:
@@ -58,6 +70,8 @@ class ServiceSettings(BaseSettings):
             raise RuntimeError("PORTAL_CAPTCHA=test is refused when PORTAL_ENV=production")
         if self.production and not self.database_url:
             raise RuntimeError(f"{self.service_name}: a database URL is required in production")
+        if self.storage_backend == "s3" and not self.s3_bucket:
+            raise RuntimeError("PORTAL_STORAGE=s3 needs PORTAL_S3_BUCKET")
 
 
 def async_url(url: str) -> str:

@@ -1,20 +1,55 @@
-"""Where files go: a small interface with a local-folder implementation (the default).
-Storage keys are made by the server, never from a client's file name."""
+"""Where files go: a small interface with a local-folder implementation (the default) and an
+S3-compatible one. Storage keys are made by the server, never from a client's file name."""
 
 from __future__ import annotations
 
+import base64
+import functools
 import hashlib
 import re
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol
 
-import filetype
 from anyio import Path as AsyncPath
+from anyio import to_thread
 
 from services.kernel.db import new_id
+from services.kernel.settings import ServiceSettings
+from services.kernel.uploads import (
+    DOCUMENT_TYPES,
+    DOSSIER_TYPES,
+    SniffedFile,
+    UploadRejected,
+    check_upload,
+    safe_display_name,
+    sniff,
+)
 
-_KEY = re.compile(r"^[a-z0-9/]+(\.[a-z0-9]+)?$")
+__all__ = [
+    "DOCUMENT_TYPES",
+    "DOSSIER_TYPES",
+    "FileStorage",
+    "LocalStorage",
+    "S3Storage",
+    "SniffedFile",
+    "UploadRejected",
+    "check_key",
+    "check_upload",
+    "new_storage_key",
+    "safe_display_name",
+    "sniff",
+    "storage_from_settings",
+]
+
+_KEY = re.compile(r"^[a-z0-9][a-z0-9_-]*(/[a-z0-9][a-z0-9_-]*)*(\.[a-z0-9]+)?$")
+
+
+def check_key(key: str) -> str:
+    """`key` when it is a relative, server-made key (lowercase segments, one extension), else
+    ValueError: no '..', no absolute paths, no empty segments, no backslashes."""
+    if len(key) > 512 or not _KEY.match(key):
+        raise ValueError(f"bad storage key {key!r}")
+    return key
 
 
 class FileStorage(Protocol):
@@ -30,9 +65,7 @@ class LocalStorage:
         self.root = root
 
     def _path(self, key: str) -> AsyncPath:
-        if not _KEY.match(key) or ".." in key:
-            raise ValueError(f"bad storage key {key!r}")
-        return AsyncPath(self.root / key)
+        return AsyncPath(self.root / check_key(key))
 
     async def put(self, key: str, data: bytes) -> None:
         path = self._path(key)
@@ -48,39 +81,102 @@ class LocalStorage:
         await self._path(key).unlink(missing_ok=True)
 
 
-@dataclass(frozen=True)
-class SniffedFile:
-    content_type: str
-    extension: str
-    sha256: str
-    size: int
+class S3Storage:
+    """Objects in an S3-compatible bucket (AWS S3, MinIO, Ceph...), under `prefix/key`.
+    boto3 runs in worker threads; the bucket must exist (nothing is created here)."""
+
+    def __init__(
+        self,
+        bucket: str,
+        endpoint_url: str | None = None,
+        access_key: str | None = None,
+        secret_key: str | None = None,
+        region: str = "us-east-1",
+        prefix: str = "",
+    ) -> None:
+        import boto3
+        from botocore.config import Config
+
+        if not bucket:
+            raise ValueError("S3Storage needs a bucket")
+        self.bucket = bucket
+        self.prefix = check_key(prefix.strip("/")) + "/" if prefix.strip("/") else ""
+        config = Config(
+            region_name=region or "us-east-1",
+            signature_version="s3v4",
+            s3={"addressing_style": "path" if endpoint_url else "auto"},
+            retries={"max_attempts": 3, "mode": "standard"},
+            connect_timeout=5,
+            read_timeout=60,
+            max_pool_connections=32,
+            # S3-compatible servers do not all know the newer default CRC checksums.
+            request_checksum_calculation="when_required",
+            response_checksum_validation="when_required",
+        )
+        self._client: Any = boto3.session.Session().client(
+            "s3",
+            endpoint_url=endpoint_url or None,
+            aws_access_key_id=access_key or None,
+            aws_secret_access_key=secret_key or None,
+            config=config,
+        )
+
+    def object_key(self, key: str) -> str:
+        return self.prefix + check_key(key)
+
+    async def put(self, key: str, data: bytes) -> None:
+        md5 = base64.b64encode(hashlib.md5(data, usedforsecurity=False).digest()).decode()
+        call = functools.partial(
+            self._client.put_object,
+            Bucket=self.bucket,
+            Key=self.object_key(key),
+            Body=data,
+            ContentMD5=md5,
+        )
+        await to_thread.run_sync(call)
+
+    async def get(self, key: str) -> bytes:
+        return await to_thread.run_sync(self._get, self.object_key(key))
+
+    def _get(self, object_key: str) -> bytes:
+        from botocore.exceptions import ClientError
+
+        try:
+            answer = self._client.get_object(Bucket=self.bucket, Key=object_key)
+        except ClientError as error:
+            if error.response.get("Error", {}).get("Code") in ("NoSuchKey", "404", "NotFound"):
+                raise FileNotFoundError(object_key) from error
+            raise
+        with answer["Body"] as body:
+            return bytes(body.read())
+
+    async def delete(self, key: str) -> None:
+        call = functools.partial(
+            self._client.delete_object, Bucket=self.bucket, Key=self.object_key(key)
+        )
+        await to_thread.run_sync(call)
 
 
-DOCUMENT_TYPES: dict[str, str] = {
-    "application/pdf": "pdf",
-    "image/jpeg": "jpg",
-    "image/png": "png",
-    "application/msword": "doc",
-    "application/x-ole-storage": "doc",
-    "application/vnd.openxmlformats-officedocument.wordprocessingml.document": "docx",
-    "application/vnd.ms-excel": "xls",
-    "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet": "xlsx",
-}
-
-
-def sniff(data: bytes, allowed: dict[str, str]) -> SniffedFile | None:
-    """The file's type from its content (magic bytes), or None when it is not one of `allowed`."""
-    kind = filetype.guess(data)
-    if kind is None or kind.mime not in allowed:
-        return None
-    mime = "application/msword" if kind.mime == "application/x-ole-storage" else kind.mime
-    return SniffedFile(
-        content_type=mime,
-        extension=allowed[kind.mime],
-        sha256=hashlib.sha256(data).hexdigest(),
-        size=len(data),
+def storage_from_settings(
+    root: Path, service: str, settings: ServiceSettings | None = None
+) -> FileStorage:
+    """The storage PORTAL_STORAGE chooses: `root` for "local", else the S3 bucket with keys under
+    `service/`. `settings` defaults to the environment."""
+    settings = settings or ServiceSettings()
+    if settings.storage_backend == "local":
+        return LocalStorage(root)
+    if not settings.s3_bucket:
+        raise RuntimeError("PORTAL_STORAGE=s3 needs PORTAL_S3_BUCKET")
+    return S3Storage(
+        bucket=settings.s3_bucket,
+        endpoint_url=settings.s3_endpoint_url or None,
+        access_key=settings.s3_access_key or None,
+        secret_key=settings.s3_secret_key.get_secret_value() or None,
+        region=settings.s3_region,
+        prefix=service,
     )
 
 
 def new_storage_key(prefix: str, extension: str) -> str:
-    return f"{prefix}/{new_id()}.{extension}"
+    """A fresh server-made key `prefix/<random id>.extension`."""
+    return check_key(f"{prefix}/{new_id()}.{extension}")
