@@ -59,14 +59,19 @@ def _create_admin(args: argparse.Namespace) -> int:
 
 
 def _keys(args: argparse.Namespace) -> int:
-    """The accounts signing key and its public JWKS (what every API verifies tokens with), made
-    when missing: deployment keeps them in a secret (k8s) or a volume (compose)."""
+    """The accounts signing key and its public JWKS (what every API verifies tokens with), and
+    the captcha secret when PORTAL_CAPTCHA_SECRET is unset, made when missing: deployment keeps
+    them in a secret (k8s) or a volume (compose)."""
     from services.accounts.security import ensure_signing_key
     from services.accounts.settings import get_settings
+    from services.kernel.captcha import ensure_secret_file
 
     settings = get_settings()
     ensure_signing_key(settings.private_key_path, settings.public_key_path)
     print(f"signing key: {settings.private_key_path}\npublic keys: {settings.public_key_path}")
+    if not settings.captcha_secret:
+        ensure_secret_file(settings.captcha_secret_path)
+        print(f"captcha secret: {settings.captcha_secret_path}")
     return 0
 
 
@@ -155,7 +160,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--concurrency", type=int, default=1, help="worker processes")
     p.set_defaults(func=_worker)
 
-    p = sub.add_parser("keys", help="create the token signing key and its JWKS when missing")
+    p = sub.add_parser(
+        "keys", help="create the token signing key, its JWKS and the captcha secret when missing"
+    )
     p.set_defaults(func=_keys)
 
     p = sub.add_parser("relay", help="publish the outboxes of the named services")

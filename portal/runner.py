@@ -17,6 +17,7 @@ from typing import IO
 
 import redis
 
+from services.kernel.captcha import load_captcha_secret
 from services.kernel.contracts import QUEUES
 from services.kernel.migrations import MIGRATED_SERVICES, upgrade
 from services.kernel.settings import ServiceSettings
@@ -258,6 +259,8 @@ def run(*, worker_concurrency: int = 1) -> int:
 
         ensure_signing_key(acc.private_key_path, acc.public_key_path)
         ensure_secret(acc.secret_path)
+    if not acc.captcha_secret:  # accounts seals captchas with it, dossiers verifies them
+        load_captcha_secret(acc)
     say("migrating databases")
     migrate_all()
     ensure_catalogue()

@@ -3,11 +3,13 @@ an SMTP server; codes are read from the e-mails the server received."""
 
 from __future__ import annotations
 
+import base64
 import statistics
 import time
 
 import httpx
 
+from services.kernel.captcha import seal_challenge
 from tests.accounts_flow import (
     PASSWORD,
     activation_code,
@@ -171,6 +173,53 @@ def test_bad_captcha_is_refused_and_each_captcha_is_single_use(
     )
     assert unknown.status_code == 400
     assert unknown.json()["title"] == "Bad request" and "captcha" in unknown.json()["detail"]
+
+
+def test_sealed_captcha_ids_refused_when_foreign_tampered_expired_or_spent(
+    client: httpx.Client, stack: Stack, smtp: SmtpSink, email_address: str
+) -> None:
+    """The captcha id is the answer sealed with the shared secret (services/kernel/captcha.py):
+    the tests seal their own with the secret `portal run` made, or with another."""
+    secret = (stack.keys_dir() / "captcha-secret").read_text().strip()
+    ttl = client.get("/captcha").json()["expires_in"]
+
+    def attempt(captcha_id: str, answer: str, email: str = email_address) -> httpx.Response:
+        body = {
+            "email": email,
+            "password": PASSWORD,
+            "full_name": "Trần Thị Cúc",
+            "captcha_id": captcha_id,
+            "captcha_answer": answer,
+        }
+        return client.post("/register", json=body)
+
+    def refused(response: httpx.Response) -> bool:
+        return response.status_code == 400 and response.json()["errors"][0]["code"] == (
+            "captcha_invalid"
+        )
+
+    assert refused(attempt(seal_challenge("another-secret", "K7MPX", ttl), "K7MPX"))
+    genuine = captcha(client)
+    assert 64 < len(genuine) <= 300
+    raw = bytearray(base64.urlsafe_b64decode(genuine))
+    raw[40] ^= 1
+    assert refused(attempt(base64.urlsafe_b64encode(raw).decode(), "test"))
+    assert refused(attempt(genuine[:-10], "test"))
+    expired = seal_challenge(secret, "K7MPX", ttl, now=time.time() - ttl - 5)
+    assert refused(attempt(expired, "K7MPX"))
+    assert attempt("x" * 301, "test").status_code == 422  # longer than any sealed id
+
+    # the real answer, not only `test`, is what a sealed id holds
+    sealed = seal_challenge(secret, "K7MPX", ttl)
+    assert attempt(sealed, " k7mpx ").status_code == 202
+    smtp.wait_for(email_address)
+    # spent: refused even with the right answer
+    assert refused(attempt(sealed, "K7MPX", f"khac.{email_address}"))
+    guessed = seal_challenge(secret, "K7MPX", ttl)
+    assert refused(attempt(guessed, "WRONG", f"khac.{email_address}"))
+    assert refused(attempt(guessed, "K7MPX", f"khac.{email_address}"))
+    spent = stack.query("accounts", "SELECT count(*) AS n FROM spent_captchas")[0]["n"]
+    assert spent >= 2
 
 
 def test_weak_or_malformed_registration_is_refused_field_by_field(client: httpx.Client) -> None:

@@ -129,9 +129,13 @@ def test_settings_pass_the_production_checks(
     compose: dict[str, Any], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     services = compose["services"]
-    env = {"ACCOUNTS_SECRET_KEY": "0" * 64}  # the one variable an operator must set
+    # the variables an operator must set
+    env = {"ACCOUNTS_SECRET_KEY": "0" * 64, "PORTAL_CAPTCHA_SECRET": "1" * 64}
     with pytest.raises(KeyError, match="ACCOUNTS_SECRET_KEY"):
         interpolate(services["accounts"]["environment"]["ACCOUNTS_SECRET_KEY"], {})
+    for name in ("accounts", "dossiers"):  # one seals captcha answers, the other opens them
+        with pytest.raises(KeyError, match="PORTAL_CAPTCHA_SECRET"):
+            interpolate(services[name]["environment"]["PORTAL_CAPTCHA_SECRET"], {})
     for name, service in services.items():
         if not is_portal(service):
             continue
@@ -144,7 +148,7 @@ def test_settings_pass_the_production_checks(
             module = importlib.import_module(f"services.{svc}.settings")
             module.get_settings.cache_clear()
             settings = module.get_settings()
-            settings.check_production()  # production: a database URL, no test captcha
+            settings.check_production()  # production: a database URL, captchas sealed, no test
             assert settings.production, name
             host, db = re.match(r".*@([\w.-]+):\d+/(\w+)$", settings.database_url).groups()
             assert host == "postgres" and db == svc

@@ -24,7 +24,7 @@ Session = DbSession
 
 def _service(request: Request, session: Session) -> AccountService:
     state = request.app.state
-    return AccountService(session, state.settings, state.signer, state.secret)
+    return AccountService(session, state.settings, state.signer, state.secret, state.captcha_secret)
 
 
 Service = Annotated[AccountService, Depends(_service)]
@@ -39,9 +39,10 @@ def _client(request: Request) -> str:
 
 
 @router.get("/captcha", response_model=schemas.CaptchaOut, tags=["captcha"])
-async def get_captcha(service: Service, session: Session, response: Response) -> Any:
-    """A captcha (mã xác nhận) to answer when registering or filing without an account."""
-    captcha_id, image = await commit_through(session, service.issue_captcha())
+async def get_captcha(service: Service, response: Response) -> Any:
+    """A captcha (mã xác nhận) to answer when registering or filing without an account. The id
+    carries the answer sealed: the dossiers service verifies it too, once."""
+    captcha_id, image = await service.issue_captcha()
     response.headers["Cache-Control"] = "no-store"
     return schemas.CaptchaOut(
         captcha_id=captcha_id, image=image, expires_in=service.settings.captcha_ttl

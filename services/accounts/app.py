@@ -8,6 +8,7 @@ from services.accounts.api import router
 from services.accounts.security import Signer, ensure_secret, ensure_signing_key
 from services.accounts.service import AccountService
 from services.accounts.settings import AccountsSettings, get_settings
+from services.kernel.captcha import load_captcha_secret
 from services.kernel.db import database_for
 from services.kernel.web import create_service_app
 
@@ -27,6 +28,7 @@ def create_app(settings: AccountsSettings | None = None) -> FastAPI:
     settings = settings or get_settings()
     db = database_for(settings.resolved_database_url())
     signer, secret = load_keys(settings)
+    captcha_secret = load_captcha_secret(settings)
 
     async def ensure_configured_admin(app: FastAPI) -> None:
         if settings.admin_email and settings.admin_password:
@@ -46,4 +48,5 @@ def create_app(settings: AccountsSettings | None = None) -> FastAPI:
         on_startup=ensure_configured_admin,
         signer=signer,
         secret=secret,
+        captcha_secret=captcha_secret,
     )

@@ -5,6 +5,7 @@ import datetime as dt
 from sqlalchemy import Boolean, Date, ForeignKey, Index, Integer, String
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
+from services.kernel.captcha import SpentCaptchaMixin
 from services.kernel.db import UTCDateTime, new_id, utcnow
 from services.kernel.outbox import OutboxMixin
 
@@ -77,13 +78,11 @@ class RefreshToken(Base):
     revoked_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
 
 
-class CaptchaChallenge(Base):
-    __tablename__ = "captcha_challenges"
+class SpentCaptcha(SpentCaptchaMixin, Base):
+    """Captcha ids already answered here (the id itself is a sealed challenge, see
+    services/kernel/captcha.py); kept until the captcha has expired."""
 
-    id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
-    answer: Mapped[str] = mapped_column(String(16))
-    expires_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), index=True)
-    used_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
+    __tablename__ = "spent_captchas"
 
 
 class SignInThrottle(Base):

@@ -8,13 +8,14 @@ from sqlalchemy import delete, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.accounts.models import (
-    CaptchaChallenge,
     EmailNotice,
     RefreshToken,
     SignInThrottle,
+    SpentCaptcha,
     User,
     VerificationCode,
 )
+from services.kernel.captcha import purge_spent_captchas
 from services.kernel.db import utcnow
 
 
@@ -83,11 +84,6 @@ class AccountsRepository:
             query = query.where(RefreshToken.family_id != keep_family)
         await self.session.execute(query.values(revoked_at=utcnow()))
 
-    async def captcha(self, captcha_id: str) -> CaptchaChallenge | None:
-        return await self.session.scalar(
-            select(CaptchaChallenge).where(CaptchaChallenge.id == captcha_id).with_for_update()
-        )
-
     async def throttles(self, keys: list[str]) -> list[SignInThrottle]:
         rows = await self.session.scalars(
             select(SignInThrottle).where(SignInThrottle.key.in_(keys))
@@ -110,15 +106,15 @@ class AccountsRepository:
             or 0
         )
 
-    async def purge_expired(self, now: dt.datetime) -> int:
-        """Delete expired captchas, codes and refresh tokens and notices older than a day;
-        returns rows removed."""
+    async def purge_expired(self, now: dt.datetime, captcha_ttl: int) -> int:
+        """Delete spent captcha ids whose captcha has expired, expired codes and refresh tokens
+        and notices older than a day; returns rows removed."""
         result = await self.session.execute(
             delete(EmailNotice).where(EmailNotice.created_at < now - dt.timedelta(days=1))
         )
         removed: int = result.rowcount or 0  # type: ignore[attr-defined]
+        removed += await purge_spent_captchas(self.session, SpentCaptcha, captcha_ttl, now)
         for table, column in (
-            (CaptchaChallenge, CaptchaChallenge.expires_at),
             (VerificationCode, VerificationCode.expires_at),
             (RefreshToken, RefreshToken.expires_at),
         ):

@@ -114,7 +114,7 @@ class RegisterIn(Strict):
     email: Email
     password: NewPassword
     full_name: Name
-    captcha_id: str = Field(max_length=64)
+    captcha_id: str = Field(max_length=300)
     captcha_answer: str = Field(max_length=32)
     phone: Phone | None = None
     gender: Gender | None = None

@@ -15,11 +15,11 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.accounts import security
 from services.accounts.models import (
-    CaptchaChallenge,
     EmailNotice,
     OutboxMessage,
     RefreshToken,
     SignInThrottle,
+    SpentCaptcha,
     User,
     VerificationCode,
 )
@@ -32,6 +32,7 @@ from services.accounts.schemas import (
 )
 from services.accounts.settings import AccountsSettings
 from services.kernel.auth import Principal
+from services.kernel.captcha import load_captcha_secret, seal_challenge, verify_captcha
 from services.kernel.contracts import EmailTemplate, SendEmailV1
 from services.kernel.db import new_id, utcnow
 from services.kernel.errors import ProblemError, Text, field_error
@@ -124,40 +125,40 @@ class AccountService:
         settings: AccountsSettings,
         signer: security.Signer,
         secret: str,
+        captcha_secret: str = "",
     ) -> None:
         self.session = session
         self.repo = AccountsRepository(session)
         self.settings = settings
         self.signer = signer
         self.secret = secret
+        self._captcha_secret = captcha_secret
 
     # -- captcha -----------------------------------------------------------------------------
 
+    @property
+    def captcha_secret(self) -> str:
+        if not self._captcha_secret:
+            self._captcha_secret = load_captcha_secret(self.settings)
+        return self._captcha_secret
+
     async def issue_captcha(self) -> tuple[str, str]:
+        """A new image and its id: the answer sealed for whichever service verifies it."""
         image = await to_thread.run_sync(security.make_captcha)
-        challenge = CaptchaChallenge(
-            id=new_id(),
-            answer=image.answer,
-            expires_at=utcnow() + dt.timedelta(seconds=self.settings.captcha_ttl),
-        )
-        self.repo.add(challenge)
-        return challenge.id, security.captcha_data_url(image.png)
+        captcha_id = seal_challenge(self.captcha_secret, image.answer, self.settings.captcha_ttl)
+        return captcha_id, security.captcha_data_url(image.png)
 
     async def check_captcha(self, captcha_id: str, answer: str, lang: str = "vi") -> None:
         """Single use: any answer, right or wrong, spends the challenge."""
-        challenge = await self.repo.captcha(captcha_id)
-        given = answer.strip().upper()
-        valid = (
-            challenge is not None
-            and challenge.used_at is None
-            and challenge.expires_at > utcnow()
-            and (
-                hmac.compare_digest(given, challenge.answer)
-                or (self.settings.captcha_mode == "test" and given == "TEST")
-            )
+        valid = await verify_captcha(
+            self.session,
+            SpentCaptcha,
+            secret=self.captcha_secret,
+            captcha_id=captcha_id,
+            answer=answer,
+            ttl=self.settings.captcha_ttl,
+            test_mode=self.settings.captcha_mode == "test",
         )
-        if challenge is not None and challenge.used_at is None:
-            challenge.used_at = utcnow()
         if not valid:
             message = Text(
                 "Mã xác nhận không đúng hoặc đã hết hạn. Vui lòng lấy mã mới.",
@@ -319,7 +320,13 @@ class AccountService:
             )
         )
         access = self.signer.access_token(
-            {"sub": user.id, "role": user.role, "agency_id": user.agency_id, "sid": family_id},
+            {
+                "sub": user.id,
+                "role": user.role,
+                "agency_id": user.agency_id,
+                "sid": family_id,
+                "email": user.email,
+            },
             issuer=self.settings.jwt_issuer,
             audience=self.settings.jwt_audience,
             ttl=self.settings.access_token_ttl,

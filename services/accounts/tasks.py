@@ -17,14 +17,15 @@ celery = make_celery("accounts", settings)
 async def purge_expired_credentials() -> int:
     db = database_for(settings.resolved_database_url())
     async with db.sessionmaker() as session:
-        removed = await AccountsRepository(session).purge_expired(utcnow())
+        removed = await AccountsRepository(session).purge_expired(utcnow(), settings.captcha_ttl)
         await session.commit()
     return removed
 
 
 @celery.task(name="accounts.purge_expired")
 def purge_expired() -> int:
-    """Delete expired captchas, codes and refresh tokens (idempotent)."""
+    """Delete spent captcha ids past their captcha's life, expired codes and refresh tokens
+    (idempotent)."""
     removed = run_async(purge_expired_credentials())
     log.info("purged %d expired credentials", removed)
     return removed

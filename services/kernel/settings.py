@@ -26,6 +26,10 @@ class ServiceSettings(BaseSettings):
     data_dir: Path = Field(Path("var"), validation_alias=_env("PORTAL_DATA_DIR"))
     redis_url: str = Field("redis://127.0.0.1:6379/0", validation_alias=_env("REDIS_URL"))
     captcha_mode: Literal["image", "test"] = Field("image", validation_alias=_env("PORTAL_CAPTCHA"))
+    captcha_secret: str = Field("", validation_alias=_env("PORTAL_CAPTCHA_SECRET"))
+    """Seals captcha answers into captcha ids (services/kernel/captcha.py): the same value for the
+    service that issues captchas and every service that verifies them. Unset outside production:
+    the file `captcha_secret_path`, made on first use."""
     jwt_issuer: str = Field("portal-accounts", validation_alias=_env("PORTAL_JWT_ISSUER"))
     jwt_audience: str = Field("portal", validation_alias=_env("PORTAL_JWT_AUDIENCE"))
     jwt_public_key_file: Path | None = Field(
@@ -56,6 +60,10 @@ class ServiceSettings(BaseSettings):
         return self.data_dir / "keys"
 
     @property
+    def captcha_secret_path(self) -> Path:
+        return self.keys_dir / "captcha-secret"
+
+    @property
     def public_key_path(self) -> Path:
         return self.jwt_public_key_file or self.keys_dir / "jwks.json"
 
@@ -70,6 +78,8 @@ class ServiceSettings(BaseSettings):
             raise RuntimeError("PORTAL_CAPTCHA=test is refused when PORTAL_ENV=production")
         if self.production and not self.database_url:
             raise RuntimeError(f"{self.service_name}: a database URL is required in production")
+        if self.production and not self.captcha_secret:
+            raise RuntimeError("PORTAL_CAPTCHA_SECRET is required when PORTAL_ENV=production")
         if self.storage_backend == "s3" and not self.s3_bucket:
             raise RuntimeError("PORTAL_STORAGE=s3 needs PORTAL_S3_BUCKET")
 
