@@ -322,9 +322,16 @@ def test_sqlite_default_gives_the_same_results(
 
 
 def _docx() -> bytes:
+    """A minimal but well-formed Word document."""
+    content_types = (
+        '<?xml version="1.0" encoding="UTF-8"?>'
+        '<Types xmlns="http://schemas.openxmlformats.org/package/2006/content-types">'
+        '<Override PartName="/word/document.xml" ContentType="application/'
+        'vnd.openxmlformats-officedocument.wordprocessingml.document.main+xml"/></Types>'
+    )
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w") as z:
-        z.writestr("[Content_Types].xml", "<Types/>")
+        z.writestr("[Content_Types].xml", content_types)
         z.writestr("word/document.xml", "<w:document/>")
     return buffer.getvalue()
 
@@ -403,9 +410,15 @@ def test_admin_edits_publish_versions_that_reach_the_dossiers_service(
     assert latest["is_latest"] and snapshot["processing_days"] == 3
     assert snapshot["components"][0]["name"] == "Đơn đề nghị"
 
+    removed = catalogue.delete(f"/procedures/{code}/forms/{form['id']}", headers=admin)
+    assert removed.status_code == 204
+    assert catalogue.get(f"/procedures/{code}/forms/{form['id']}").status_code == 404
+    [listed] = catalogue.get(f"/procedures/{code}").json()["forms"]
+    assert listed["id"] == form["id"] and listed["available"] is False
+
     assert catalogue.delete(f"/procedures/{code}", headers=admin).status_code == 204
     assert top_codes(catalogue, "xac nhan thu nghiem hoat dong")[:1] != [code]
-    wait_until(lambda: copies() == [1, 2, 3, 4], 30, what="the retirement as version 4")
+    wait_until(lambda: copies() == [1, 2, 3, 4, 5], 30, what="the retirement as version 5")
 
 
 def test_admin_validation_and_forbidden_for_others(

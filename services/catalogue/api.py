@@ -320,3 +320,12 @@ async def upload_form(
         size=form.size,
         available=True,
     )
+
+
+@router.delete("/procedures/{id_or_code}/forms/{form_id}", status_code=204, tags=["admin"])
+async def remove_form(
+    id_or_code: str, form_id: str, service: Service, session: DbSession, _: CurrentAdmin
+) -> Response:
+    """Remove a form's file (a form the components name stays listed, without a file)."""
+    await commit_through(session, service.remove_form(id_or_code, form_id))
+    return Response(status_code=204)

@@ -9,7 +9,7 @@ from services.catalogue.layouts import commune_tiers
 from services.catalogue.repository import install_search_functions
 from services.catalogue.settings import CatalogueSettings, get_settings
 from services.kernel.db import database_for
-from services.kernel.storage import LocalStorage
+from services.kernel.storage import storage_from_settings
 from services.kernel.web import create_service_app
 
 
@@ -23,7 +23,7 @@ def create_app(settings: CatalogueSettings | None = None) -> FastAPI:
         settings=settings,
         db=db,
         routers=[router],
-        storage=LocalStorage(settings.storage_dir),
+        storage=storage_from_settings(settings.storage_dir, "catalogue", settings),
         commune_tiers=commune_tiers(settings),
         read_cache=ReadCache(),
     )

@@ -25,7 +25,7 @@ from services.catalogue.service import CatalogueService, field_id_for
 from services.catalogue.settings import CatalogueSettings
 from services.catalogue.text import clean
 from services.kernel.db import database_for, new_id
-from services.kernel.storage import LocalStorage
+from services.kernel.storage import storage_from_settings
 
 _QUOTED = re.compile(r"'[^']*'")
 
@@ -188,7 +188,7 @@ async def import_catalogue(
             await session.commit()
             pending = 0
     await service.rebuild_vocabulary()
-    await service.repo.bump_revision()
+    await service.publish_agencies()
     await session.commit()
     return report
 
@@ -268,7 +268,7 @@ async def run_import(
     async with db.sessionmaker() as session:
         if only_if_empty and await session.scalar(select(Procedure.id).limit(1)):
             return None
-        storage = LocalStorage(settings.storage_dir)
+        storage = storage_from_settings(settings.storage_dir, "catalogue", settings)
         service = CatalogueService(session, settings, storage, layout.commune_tiers)
         with tqdm(
             desc="procedures", unit=" rec", disable=not show_progress, mininterval=0.5

@@ -30,11 +30,17 @@ from services.catalogue.repository import (
 from services.catalogue.search import Query, term_string
 from services.catalogue.settings import CatalogueSettings
 from services.catalogue.text import accented, clean
-from services.kernel.contracts import ProcedurePublishedV1, PublishedProcedure
+from services.kernel.contracts import (
+    AgenciesPublishedV1,
+    ProcedurePublishedV1,
+    PublishedAgency,
+    PublishedProcedure,
+)
 from services.kernel.db import new_id, utcnow
 from services.kernel.errors import ProblemError, Text, field_error
 from services.kernel.outbox import add_message
-from services.kernel.storage import DOCUMENT_TYPES, FileStorage, new_storage_key, sniff
+from services.kernel.storage import FileStorage, new_storage_key
+from services.kernel.uploads import DOCUMENT_TYPES, UploadRejected, check_upload
 
 FORM_TYPES = {k: v for k, v in DOCUMENT_TYPES.items() if not k.startswith("image/")}
 CONTENT_FIELDS = (
@@ -280,6 +286,30 @@ class CatalogueService:
         await self.repo.index_procedure(procedure)
         await self.repo.bump_revision()
 
+    async def publish_agencies(self) -> None:
+        """Send the whole agency tree to the dossiers service (after any agency change)."""
+        await self.repo.bump_revision()
+        agencies = await self.agencies_of(self.session)
+        add_message(
+            self.session,
+            OutboxMessage,
+            AgenciesPublishedV1(
+                message_id=new_id(),
+                revision=await self.repo.revision(),
+                commune_tiers=list(self.commune_tiers),
+                agencies=[
+                    PublishedAgency(
+                        id=a.id,
+                        name=a.name,
+                        tier=a.tier,  # type: ignore[arg-type]
+                        parent_id=a.parent_id,
+                        retired=a.retired,
+                    )
+                    for a in agencies
+                ],
+            ),
+        )
+
     def index_fields(self, procedure: Procedure, field: Field) -> None:
         procedure.name_accented = accented(procedure.name)
         procedure.name_folded = term_string(procedure.name)
@@ -295,8 +325,8 @@ class CatalogueService:
         await self._check_parent(data.tier, data.parent_id, lang)
         agency = Agency(id=data.id, name=data.name, tier=data.tier, parent_id=data.parent_id)
         self.repo.add(agency)
-        await self.repo.bump_revision()
         await self.session.flush()
+        await self.publish_agencies()
         return agency
 
     async def _check_parent(self, tier: str, parent_id: str | None, lang: str) -> None:
@@ -321,8 +351,8 @@ class CatalogueService:
                 raise _invalid("parent_id", "parent_tier", PARENT_TIER, lang)
             await self._check_parent(agency.tier, data.parent_id, lang)
             agency.parent_id = data.parent_id
-        await self.repo.bump_revision()
         await self.session.flush()
+        await self.publish_agencies()
         return agency
 
     async def retire_agency(self, agency_id: str) -> None:
@@ -347,8 +377,8 @@ class CatalogueService:
                 ),
             )
         agency.retired = True
-        await self.repo.bump_revision()
         await self.session.flush()
+        await self.publish_agencies()
 
     async def create_field(self, data: schemas.FieldIn) -> Field:
         if await self.repo.field_by_name(data.name) is not None:
@@ -481,24 +511,12 @@ class CatalogueService:
         procedure = await self.repo.procedure(id_or_code, for_update=True)
         if procedure is None or procedure.retired:
             raise not_found(PROCEDURE_NOT_FOUND)
-        if len(data) > self.settings.max_form_bytes:
-            raise ProblemError(
-                "payload-too-large",
-                Text(
-                    f"Tệp quá lớn (tối đa {self.settings.max_form_bytes // 1024 // 1024} MB).",
-                    f"File too large (at most {self.settings.max_form_bytes // 1024 // 1024} MB).",
-                ),
-            )
-        sniffed = sniff(data, FORM_TYPES)
-        if sniffed is None:
-            raise ProblemError(
-                "unsupported-media-type",
-                Text(
-                    "Mẫu đơn, tờ khai phải là tệp PDF, DOC, DOCX, XLS hoặc XLSX (kiểm tra theo "
-                    "nội dung tệp).",
-                    "A form must be a PDF, DOC, DOCX, XLS or XLSX file (checked by content).",
-                ),
-            )
+        try:
+            sniffed = check_upload(data, filename, FORM_TYPES, self.settings.max_form_bytes)
+        except UploadRejected as exc:
+            status = 413 if exc.reason_code == "too_large" else 415
+            code = "payload-too-large" if status == 413 else "unsupported-media-type"
+            raise ProblemError(code, Text(exc.vi_message, exc.en_message), status=status) from exc
         if form_id:
             form = await self.repo.form(procedure.id, form_id)
             if form is None:
@@ -528,6 +546,27 @@ class CatalogueService:
         if old_key:
             await self.storage.delete(old_key)
         return form
+
+    async def remove_form(self, id_or_code: str, form_id: str) -> None:
+        """Remove a form's file; a form the components still name stays listed, without file."""
+        procedure = await self.repo.procedure(id_or_code, for_update=True)
+        if procedure is None or procedure.retired:
+            raise not_found(PROCEDURE_NOT_FOUND)
+        form = await self.repo.form(procedure.id, form_id)
+        if form is None:
+            raise not_found(Text("Không tìm thấy mẫu đơn, tờ khai.", "No such form."))
+        old_key = form.storage_key
+        named = any(c.get("form_id") == form.id for c in procedure.document.get("components") or [])
+        if named:
+            form.storage_key = form.filename = form.content_type = form.sha256 = None
+            form.size = None
+            form.uploaded_at = None
+        else:
+            await self.session.delete(form)
+        await self.session.flush()
+        await self.publish(procedure)
+        if old_key:
+            await self.storage.delete(old_key)
 
     async def _active_field(self, field_id: str, lang: str) -> Field:
         field = await self.repo.field(field_id)

@@ -1,13 +1,882 @@
-"""The dossiers service's rules. For now: keeping the copy of the catalogue it files against."""
+"""The dossiers service's rules: who may do what to a dossier, the state machine (here, once),
+codes, deadlines, files, and the e-mail every status change sends through the outbox."""
 
 from __future__ import annotations
 
-from sqlalchemy import select, update
+import datetime as dt
+import hashlib
+import secrets
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import urlencode
+from zoneinfo import ZoneInfo
+
+from jsonschema import Draft202012Validator
+from sqlalchemy import delete, func, select, update
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.dossiers.models import ProcedureCopy, ProcessedMessage
-from services.kernel.contracts import ProcedurePublishedV1
-from services.kernel.outbox import claim_message
+from services.dossiers import schemas
+from services.dossiers.deadlines import add_working_days, is_overdue, working_days_between
+from services.dossiers.models import (
+    AgencyCopy,
+    CodeSequence,
+    Dossier,
+    DossierFile,
+    HistoryEntry,
+    OutboxMessage,
+    ProcedureCopy,
+    ProcessedMessage,
+)
+from services.dossiers.schemas import STATUS_LABELS
+from services.dossiers.settings import DossiersSettings
+from services.kernel.auth import Principal
+from services.kernel.contracts import AgenciesPublishedV1, ProcedurePublishedV1, SendEmailV1
+from services.kernel.db import new_id, utcnow
+from services.kernel.errors import ProblemError, Text
+from services.kernel.outbox import add_message, claim_message
+from services.kernel.storage import FileStorage, new_storage_key
+from services.kernel.uploads import DOSSIER_TYPES, UploadRejected, check_upload
+from services.kernel.uploads import safe_display_name as display_name
+
+LOCAL = ZoneInfo("Asia/Ho_Chi_Minh")
+
+# -- the state machine: every transition a dossier can make, and from where -------------------
+
+TRANSITIONS: dict[str, tuple[frozenset[str], str]] = {
+    "submit": (frozenset({"draft"}), "submitted"),
+    "supplement": (frozenset({"supplement_requested"}), "submitted"),
+    "receive": (frozenset({"submitted"}), "processing"),
+    "request_supplement": (frozenset({"submitted", "processing"}), "supplement_requested"),
+    "reject": (frozenset({"submitted", "processing"}), "rejected"),
+    "return_result": (frozenset({"processing"}), "result_returned"),
+}
+EDITABLE = frozenset({"draft", "supplement_requested"})
+STEP_ALLOWED = frozenset({"processing"})
+EMAIL_OF_STATUS = {
+    "submitted": "dossier_submitted",
+    "processing": "dossier_processing",
+    "supplement_requested": "dossier_supplement_requested",
+    "rejected": "dossier_rejected",
+    "result_returned": "dossier_result_returned",
+}
+ACTION_LABELS = {
+    "created": "Tạo hồ sơ",
+    "submit": "Gửi hồ sơ",
+    "supplement": "Gửi bổ sung",
+    "receive": "Tiếp nhận hồ sơ",
+    "request_supplement": "Yêu cầu bổ sung",
+    "reject": "Trả lại hồ sơ",
+    "step": "Xử lý",
+    "return_result": "Trả kết quả",
+}
+
+
+def next_status(action: str, current: str) -> str:
+    """The status `action` leads to from `current`; 409 when the state machine forbids it."""
+    allowed, target = TRANSITIONS[action]
+    if current not in allowed:
+        raise ProblemError(
+            "conflict",
+            Text(
+                f"Không thể {ACTION_LABELS[action].lower()} khi hồ sơ ở trạng thái "
+                f"“{STATUS_LABELS[current]}”.",
+                f"Cannot {action.replace('_', ' ')} a dossier that is {current}.",
+            ),
+            status=409,
+            extra={"status": current},
+        )
+    return target
+
+
+# -- who is acting --------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Actor:
+    role: str  # citizen, accountless, officer, admin
+    user_id: str | None = None
+    agency_id: str | None = None
+    email: str | None = None
+    dossier_id: str | None = None
+    """For the holder of an accountless dossier's token: the one dossier it opens."""
+
+    @classmethod
+    def of(cls, principal: Principal) -> Actor:
+        return cls(
+            role=principal.role,
+            user_id=principal.user_id,
+            agency_id=principal.agency_id,
+            email=principal.email,
+        )
+
+
+def digest(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+NOT_FOUND = Text("Không tìm thấy hồ sơ.", "No such dossier.")
+FORBIDDEN_FOR_OFFICERS = Text(
+    "Chỉ người nộp hồ sơ được làm việc này.", "Only the filer of the dossier may do this."
+)
+ONLY_OFFICERS = Text(
+    "Chỉ cán bộ của cơ quan giải quyết được làm việc này.",
+    "Only an officer of the competent agency may do this.",
+)
+
+
+def not_found() -> ProblemError:
+    return ProblemError("not-found", NOT_FOUND, status=404)
+
+
+def validation(errors: list[dict[str, Any]], detail: Text) -> ProblemError:
+    return ProblemError("validation", detail, status=422, errors=errors)
+
+
+def _error(field: str, code: str, message: Text, lang: str) -> dict[str, Any]:
+    return {"field": field, "code": code, "message": message(lang)}
+
+
+class DossierService:
+    def __init__(
+        self, session: AsyncSession, settings: DossiersSettings, storage: FileStorage
+    ) -> None:
+        self.session = session
+        self.settings = settings
+        self.storage = storage
+
+    @property
+    def postgres(self) -> bool:
+        return self.session.bind.dialect.name == "postgresql"
+
+    # -- loading, with the access rules ------------------------------------------------------
+
+    async def _get(self, dossier_id: str, *, for_update: bool = False) -> Dossier | None:
+        query = select(Dossier).where(Dossier.id == dossier_id)
+        if for_update:
+            query = query.with_for_update()
+        return await self.session.scalar(query)
+
+    async def _visible(self, dossier_id: str, actor: Actor, *, for_update: bool = False) -> Dossier:
+        """The dossier if the actor may see it; 404 otherwise (no hint that it exists)."""
+        dossier = await self._get(dossier_id, for_update=for_update)
+        if dossier is None:
+            raise not_found()
+        if actor.role == "citizen" and dossier.owner_id == actor.user_id:
+            return dossier
+        if actor.role == "accountless" and actor.dossier_id == dossier.id:
+            return dossier
+        if actor.role == "officer" and actor.agency_id == dossier.agency_id:
+            if dossier.status == "draft":
+                raise not_found()
+            return dossier
+        raise not_found()
+
+    async def _as_filer(self, dossier_id: str, actor: Actor) -> Dossier:
+        if actor.role == "officer":
+            raise ProblemError("forbidden", FORBIDDEN_FOR_OFFICERS, status=403)
+        return await self._visible(dossier_id, actor, for_update=True)
+
+    async def _as_officer(self, dossier_id: str, actor: Actor) -> Dossier:
+        if actor.role != "officer":
+            raise ProblemError("forbidden", ONLY_OFFICERS, status=403)
+        return await self._visible(dossier_id, actor, for_update=True)
+
+    async def actor_for_token(self, token: str) -> Actor | None:
+        """The holder of an accountless dossier's capability token."""
+        dossier = await self.session.scalar(
+            select(Dossier).where(Dossier.token_hash == digest(token))
+        )
+        if dossier is None:
+            return None
+        return Actor(role="accountless", dossier_id=dossier.id, email=dossier.email)
+
+    # -- filing ------------------------------------------------------------------------------
+
+    async def _procedure(self, procedure_id: str, lang: str) -> ProcedureCopy:
+        copy = await self.session.scalar(
+            select(ProcedureCopy).where(
+                (ProcedureCopy.procedure_id == procedure_id) | (ProcedureCopy.code == procedure_id),
+                ProcedureCopy.is_latest.is_(True),
+            )
+        )
+        if copy is None or copy.retired:
+            message = Text(
+                "Không có thủ tục này, hoặc thủ tục đã ngừng áp dụng.",
+                "No such procedure, or it is no longer in use.",
+            )
+            raise validation([_error("procedure_id", "procedure_unknown", message, lang)], message)
+        return copy
+
+    async def _filing_agency(
+        self, procedure: ProcedureCopy, agency_id: str | None, lang: str
+    ) -> AgencyCopy | None:
+        """The agency the dossier goes to: the procedure's performer at province tier, or the
+        commune chosen by the filer for commune-tier procedures."""
+        snapshot = procedure.snapshot
+        province = "province" in snapshot.get("tier", [])
+        if agency_id is None and province and procedure.agency_id:
+            return await self.session.get(AgencyCopy, procedure.agency_id)
+        agency = await self.session.get(AgencyCopy, agency_id) if agency_id else None
+        commune_ok = (
+            agency is not None
+            and not agency.retired
+            and agency.performs_commune_tier
+            and "commune" in snapshot.get("tier", [])
+        )
+        if commune_ok or (province and agency_id == procedure.agency_id):
+            return agency
+        message = Text(
+            "Hãy chọn xã, phường nơi nộp hồ sơ (agency_id) trong danh sách cơ quan.",
+            "Choose the commune to file with (agency_id) from the agencies list.",
+        )
+        raise validation([_error("agency_id", "agency_required", message, lang)], message)
+
+    async def create(
+        self, actor: Actor, data: schemas.DossierIn, lang: str, *, email: str | None = None
+    ) -> tuple[Dossier, str | None]:
+        """A draft ("Lưu lại"). Without an account, also the capability token (returned once)."""
+        procedure = await self._procedure(data.procedure_id, lang)
+        agency = await self._filing_agency(procedure, data.agency_id, lang)
+        token = None
+        dossier = Dossier(
+            id=new_id(),
+            status="draft",
+            procedure_id=procedure.procedure_id,
+            procedure_version=procedure.version,
+            procedure=procedure.snapshot,
+            agency_id=agency.id if agency else procedure.agency_id or "",
+            agency_name=agency.name if agency else procedure.snapshot.get("agency_name"),
+            owner_id=actor.user_id if actor.role == "citizen" else None,
+            email=(email or actor.email or str(data.applicant.get("email") or "")).lower(),
+            applicant=data.applicant,
+            declaration=data.declaration,
+            paused_working_days=0,
+        )
+        if actor.role == "accountless":
+            token = secrets.token_urlsafe(32)
+            dossier.token_hash = digest(token)
+        if not dossier.email:
+            message = Text(
+                "Cần địa chỉ thư điện tử để nhận thông báo về hồ sơ.",
+                "An e-mail address is needed to receive the dossier's notices.",
+            )
+            raise validation([_error("applicant.email", "email_required", message, lang)], message)
+        self.session.add(dossier)
+        await self.session.flush()
+        await self._history(dossier, "created", actor, None)
+        return dossier, token
+
+    async def update(self, dossier_id: str, actor: Actor, data: schemas.DossierUpdate) -> Dossier:
+        dossier = await self._as_filer(dossier_id, actor)
+        if actor.role == "accountless" or dossier.status not in EDITABLE:
+            raise self._not_editable(dossier)
+        if data.applicant is not None:
+            dossier.applicant = data.applicant
+        if data.declaration is not None:
+            dossier.declaration = data.declaration
+        await self.session.flush()
+        return dossier
+
+    async def discard(self, dossier_id: str, actor: Actor) -> list[str]:
+        """Delete a draft; returns the storage keys of its files (removed after commit)."""
+        dossier = await self._as_filer(dossier_id, actor)
+        if actor.role == "accountless" or dossier.status != "draft":
+            raise self._not_editable(dossier)
+        keys = [f.storage_key for f in await self._files(dossier.id)]
+        await self.session.delete(dossier)
+        await self.session.flush()
+        return keys
+
+    def _not_editable(self, dossier: Dossier) -> ProblemError:
+        return ProblemError(
+            "conflict",
+            Text(
+                f"Hồ sơ ở trạng thái “{STATUS_LABELS[dossier.status]}” không sửa được.",
+                f"A dossier that is {dossier.status} cannot be changed.",
+            ),
+            status=409,
+            extra={"status": dossier.status},
+        )
+
+    # -- files -------------------------------------------------------------------------------
+
+    async def _files(self, dossier_id: str, kind: str | None = None) -> list[DossierFile]:
+        query = select(DossierFile).where(DossierFile.dossier_id == dossier_id)
+        if kind:
+            query = query.where(DossierFile.kind == kind)
+        return list(await self.session.scalars(query.order_by(DossierFile.created_at)))
+
+    async def attach(
+        self,
+        dossier_id: str,
+        component_id: str,
+        actor: Actor,
+        filename: str,
+        data: bytes,
+        lang: str,
+    ) -> DossierFile:
+        dossier = await self._as_filer(dossier_id, actor)
+        editable = EDITABLE if actor.role == "citizen" else frozenset({"draft"})
+        if dossier.status not in editable:
+            raise self._not_editable(dossier)
+        if component_id not in {c["id"] for c in dossier.procedure.get("components", [])}:
+            raise ProblemError(
+                "not-found",
+                Text("Hồ sơ không có thành phần này.", "The dossier has no such component."),
+                status=404,
+            )
+        used = sum(f.size for f in await self._files(dossier.id, "attachment"))
+        return await self._store(dossier, component_id, "attachment", filename, data, used, lang)
+
+    async def _store(
+        self,
+        dossier: Dossier,
+        component_id: str | None,
+        kind: str,
+        filename: str,
+        data: bytes,
+        used: int,
+        lang: str,
+    ) -> DossierFile:
+        try:
+            checked = check_upload(data, filename, DOSSIER_TYPES, self.settings.max_file_bytes)
+        except UploadRejected as exc:
+            status = 413 if exc.reason_code == "too_large" else 415
+            code = "payload-too-large" if status == 413 else "unsupported-media-type"
+            raise ProblemError(code, Text(exc.vi_message, exc.en_message), status=status) from exc
+        if used + checked.size > self.settings.max_dossier_bytes:
+            raise ProblemError(
+                "payload-too-large",
+                Text(
+                    f"Tổng dung lượng tệp của hồ sơ vượt quá "
+                    f"{self.settings.max_dossier_bytes // 1024 // 1024} MB.",
+                    f"The dossier's files would exceed "
+                    f"{self.settings.max_dossier_bytes // 1024 // 1024} MB.",
+                ),
+                status=413,
+            )
+        key = new_storage_key(dossier.id, checked.extension)
+        await self.storage.put(key, data)
+        stored = DossierFile(
+            id=new_id(),
+            dossier_id=dossier.id,
+            component_id=component_id,
+            kind=kind,
+            filename=safe_display_name(filename, checked.extension),
+            content_type=checked.content_type,
+            size=checked.size,
+            sha256=checked.sha256,
+            storage_key=key,
+        )
+        self.session.add(stored)
+        await self.session.flush()
+        return stored
+
+    async def detach(self, dossier_id: str, component_id: str, file_id: str, actor: Actor) -> str:
+        """Remove an attachment; returns its storage key (deleted after commit)."""
+        dossier = await self._as_filer(dossier_id, actor)
+        editable = EDITABLE if actor.role == "citizen" else frozenset({"draft"})
+        if dossier.status not in editable:
+            raise self._not_editable(dossier)
+        stored = await self.session.scalar(
+            select(DossierFile).where(
+                DossierFile.id == file_id,
+                DossierFile.dossier_id == dossier.id,
+                DossierFile.component_id == component_id,
+                DossierFile.kind == "attachment",
+            )
+        )
+        if stored is None:
+            raise ProblemError("not-found", Text("Không có tệp này.", "No such file."), status=404)
+        await self.session.delete(stored)
+        await self.session.flush()
+        return stored.storage_key
+
+    async def read_file(
+        self, dossier_id: str, file_id: str, actor: Actor, *, kind: str
+    ) -> tuple[DossierFile, bytes]:
+        dossier = await self._visible(dossier_id, actor)
+        if actor.role == "accountless" and dossier.status != "draft":
+            raise not_found()
+        return await self._file_of(dossier, file_id, kind)
+
+    async def _file_of(
+        self, dossier: Dossier, file_id: str, kind: str
+    ) -> tuple[DossierFile, bytes]:
+        stored = await self.session.scalar(
+            select(DossierFile).where(
+                DossierFile.id == file_id,
+                DossierFile.dossier_id == dossier.id,
+                DossierFile.kind == kind,
+            )
+        )
+        if stored is None:
+            raise ProblemError("not-found", Text("Không có tệp này.", "No such file."), status=404)
+        return stored, await self.storage.get(stored.storage_key)
+
+    # -- sending -----------------------------------------------------------------------------
+
+    async def submit(self, dossier_id: str, actor: Actor, lang: str) -> Dossier:
+        """ "Gửi hồ sơ": check it is complete, give it its code, tell the filer."""
+        dossier = await self._as_filer(dossier_id, actor)
+        next_status("submit", dossier.status)
+        await self._check_complete(dossier, lang)
+        dossier.code = await self._allocate_code(dossier.agency_id)
+        dossier.submitted_at = utcnow()
+        tracking = None
+        if dossier.accountless:
+            tracking = secrets.token_urlsafe(24)
+            dossier.tracking_hash = digest(tracking)
+        await self._transition(dossier, "submit", actor, None, tracking=tracking)
+        return dossier
+
+    async def send_supplement(self, dossier_id: str, actor: Actor, lang: str) -> Dossier:
+        """ "Gửi bổ sung": the corrected dossier goes back to the agency; the clock restarts."""
+        dossier = await self._as_filer(dossier_id, actor)
+        if actor.role == "accountless":
+            raise ProblemError("forbidden", FORBIDDEN_FOR_OFFICERS, status=403)
+        next_status("supplement", dossier.status)
+        await self._check_complete(dossier, lang)
+        if dossier.paused_at is not None:
+            dossier.paused_working_days += working_days_between(dossier.paused_at, utcnow())
+            dossier.paused_at = None
+            self._set_due(dossier)
+        await self._transition(dossier, "supplement", actor, None)
+        return dossier
+
+    async def _check_complete(self, dossier: Dossier, lang: str) -> None:
+        errors: list[dict[str, Any]] = []
+        with_files = {f.component_id for f in await self._files(dossier.id, "attachment")}
+        for component in dossier.procedure.get("components", []):
+            if component.get("required") and component["id"] not in with_files:
+                message = Text(
+                    f"Thiếu tệp cho thành phần “{component['name'][:200]}”.",
+                    f"A file is missing for the component “{component['name'][:200]}”.",
+                )
+                errors.append(
+                    _error(f"components.{component['id']}", "component_missing", message, lang)
+                )
+        schema = dossier.procedure.get("declaration_schema") or {"type": "object"}
+        applicant_schema = (schema.get("$defs") or {}).get("applicant")
+        if applicant_schema:
+            errors += _schema_errors("applicant", applicant_schema, dossier.applicant, lang)
+        declaration_schema = {k: v for k, v in schema.items() if k != "$defs"}
+        errors += _schema_errors("declaration", declaration_schema, dossier.declaration, lang)
+        if errors:
+            raise validation(
+                errors,
+                Text(
+                    "Hồ sơ chưa đầy đủ; hãy bổ sung những mục được nêu rồi gửi lại.",
+                    "The dossier is incomplete; complete the items listed and send again.",
+                ),
+            )
+
+    async def _allocate_code(self, agency_id: str) -> str:
+        """`<agency>-<yymmdd>-<n>`: numbered per agency and local day, without races (the
+        counter row is incremented in place, under its row lock)."""
+        today = utcnow().astimezone(LOCAL).date()
+        dialect = postgresql if self.postgres else sqlite
+        statement = (
+            dialect.insert(CodeSequence)
+            .values(agency_id=agency_id, day=today, last=1)
+            .on_conflict_do_update(
+                index_elements=["agency_id", "day"], set_={"last": CodeSequence.last + 1}
+            )
+            .returning(CodeSequence.last)
+        )
+        number = (await self.session.execute(statement)).scalar_one()
+        return f"{agency_id}-{today:%y%m%d}-{number:04d}"
+
+    # -- processing (officers) ---------------------------------------------------------------
+
+    async def receive(self, dossier_id: str, actor: Actor) -> Dossier:
+        """ "Tiếp nhận": processing starts; the deadline counts from the first reception."""
+        dossier = await self._as_officer(dossier_id, actor)
+        next_status("receive", dossier.status)
+        if dossier.received_at is None:
+            dossier.received_at = utcnow()
+            self._set_due(dossier)
+        await self._transition(dossier, "receive", actor, None)
+        return dossier
+
+    async def request_supplement(self, dossier_id: str, actor: Actor, content: str) -> Dossier:
+        dossier = await self._as_officer(dossier_id, actor)
+        next_status("request_supplement", dossier.status)
+        dossier.supplement_request = content
+        dossier.paused_at = utcnow()
+        await self._transition(dossier, "request_supplement", actor, content)
+        return dossier
+
+    async def reject(self, dossier_id: str, actor: Actor, reason: str) -> Dossier:
+        dossier = await self._as_officer(dossier_id, actor)
+        next_status("reject", dossier.status)
+        dossier.rejection_reason = reason
+        await self._transition(dossier, "reject", actor, reason)
+        return dossier
+
+    async def add_step(self, dossier_id: str, actor: Actor, note: str) -> Dossier:
+        dossier = await self._as_officer(dossier_id, actor)
+        if dossier.status not in STEP_ALLOWED:
+            raise ProblemError(
+                "conflict",
+                Text(
+                    "Chỉ ghi bước xử lý khi hồ sơ đang xử lý.",
+                    "Processing steps can be added only while the dossier is processing.",
+                ),
+                status=409,
+                extra={"status": dossier.status},
+            )
+        await self._history(dossier, "step", actor, note)
+        return dossier
+
+    async def return_result(
+        self,
+        dossier_id: str,
+        actor: Actor,
+        note: str | None,
+        files: list[tuple[str, bytes]],
+        lang: str,
+    ) -> Dossier:
+        dossier = await self._as_officer(dossier_id, actor)
+        next_status("return_result", dossier.status)
+        if not files:
+            message = Text("Cần ít nhất một tệp kết quả.", "At least one result file is needed.")
+            raise validation([_error("files", "result_required", message, lang)], message)
+        used = 0
+        for filename, data in files:
+            stored = await self._store(dossier, None, "result", filename, data, used, lang)
+            used += stored.size
+        await self._transition(dossier, "return_result", actor, note)
+        return dossier
+
+    def _set_due(self, dossier: Dossier) -> None:
+        days = dossier.procedure.get("processing_days")
+        if dossier.received_at is None or days is None:
+            dossier.due_at = None
+            return
+        dossier.due_at = add_working_days(dossier.received_at, days + dossier.paused_working_days)
+
+    # -- transitions, history and e-mail -----------------------------------------------------
+
+    async def _transition(
+        self,
+        dossier: Dossier,
+        action: str,
+        actor: Actor,
+        note: str | None,
+        *,
+        tracking: str | None = None,
+    ) -> None:
+        """Move the dossier, record it in the history, and e-mail the filer — one e-mail per
+        change, leaving through the outbox in this transaction."""
+        dossier.status = next_status(action, dossier.status)
+        dossier.updated_at = utcnow()
+        await self._history(dossier, action, actor, note)
+        await self._notify(dossier, tracking=tracking)
+
+    async def _history(self, dossier: Dossier, action: str, actor: Actor, note: str | None) -> None:
+        last = await self.session.scalar(
+            select(func.max(HistoryEntry.seq)).where(HistoryEntry.dossier_id == dossier.id)
+        )
+        self.session.add(
+            HistoryEntry(
+                id=new_id(),
+                dossier_id=dossier.id,
+                seq=(last or 0) + 1,
+                at=utcnow(),
+                status=dossier.status,
+                action=action,
+                actor_role=actor.role,
+                actor_id=actor.user_id,
+                note=note,
+            )
+        )
+        await self.session.flush()
+
+    async def _notify(self, dossier: Dossier, *, tracking: str | None) -> None:
+        template = EMAIL_OF_STATUS[dossier.status]
+        base = self.settings.public_url.rstrip("/") + "/api/v1/dossiers"
+        tracking_url = None
+        if dossier.accountless and tracking:
+            tracking_url = f"{base}/track?" + urlencode({"code": dossier.code, "token": tracking})
+        context: dict[str, Any] = {
+            "full_name": str(dossier.applicant.get("full_name") or ""),
+            "dossier_code": dossier.code,
+            "procedure_name": dossier.procedure.get("name"),
+            "procedure_code": dossier.procedure.get("code"),
+            "agency_name": dossier.agency_name,
+            "status": dossier.status,
+            "status_label": STATUS_LABELS[dossier.status],
+            "accountless": dossier.accountless,
+            "dossier_url": None if dossier.accountless else f"{base}/{dossier.id}",
+            "tracking_url": tracking_url,
+            "occurred_at": local_time(utcnow()),
+        }
+        if dossier.status == "processing":
+            context["due_at"] = local_time(dossier.due_at) if dossier.due_at else None
+        elif dossier.status == "supplement_requested":
+            context["content"] = dossier.supplement_request
+        elif dossier.status == "rejected":
+            context["reason"] = dossier.rejection_reason
+        elif dossier.status == "result_returned":
+            results = await self._files(dossier.id, "result")
+            context["results"] = [f.filename for f in results]
+            context["note"] = await self._last_note(dossier.id)
+        add_message(
+            self.session,
+            OutboxMessage,
+            SendEmailV1(
+                message_id=new_id(),
+                to=dossier.email,
+                template=template,
+                context=context,  # type: ignore[arg-type]
+            ),
+        )
+
+    async def _last_note(self, dossier_id: str) -> str | None:
+        return await self.session.scalar(
+            select(HistoryEntry.note)
+            .where(HistoryEntry.dossier_id == dossier_id)
+            .order_by(HistoryEntry.seq.desc())
+            .limit(1)
+        )
+
+    # -- reading -----------------------------------------------------------------------------
+
+    async def view(self, dossier_id: str, actor: Actor) -> dict[str, Any]:
+        dossier = await self._visible(dossier_id, actor)
+        if actor.role == "accountless" and dossier.status != "draft":
+            raise not_found()
+        return await self.render(dossier)
+
+    async def render(self, dossier: Dossier) -> dict[str, Any]:
+        files = await self._files(dossier.id)
+        by_component: dict[str | None, list[dict[str, Any]]] = {}
+        for f in files:
+            by_component.setdefault(
+                f.component_id if f.kind == "attachment" else "__result", []
+            ).append(_file_out(f))
+        components = [
+            {
+                "id": c["id"],
+                "name": c["name"],
+                "required": c.get("required", False),
+                "form_id": c.get("form_id"),
+                "files": by_component.get(c["id"], []),
+            }
+            for c in dossier.procedure.get("components", [])
+        ]
+        return {
+            **self._summary_fields(dossier),
+            "applicant": dossier.applicant,
+            "declaration": dossier.declaration,
+            "components": components,
+            "received_at": dossier.received_at,
+            "supplement_request": dossier.supplement_request,
+            "rejection_reason": dossier.rejection_reason,
+            "results": by_component.get("__result", []),
+            "accountless": dossier.accountless,
+            "created_at": dossier.created_at,
+        }
+
+    def _summary_fields(self, dossier: Dossier) -> dict[str, Any]:
+        snapshot = dossier.procedure
+        return {
+            "id": dossier.id,
+            "code": dossier.code,
+            "status": dossier.status,
+            "status_label": STATUS_LABELS[dossier.status],
+            "procedure": {
+                "id": dossier.procedure_id,
+                "code": snapshot.get("code"),
+                "name": snapshot.get("name"),
+                "version": dossier.procedure_version,
+            },
+            "agency": {"id": dossier.agency_id, "name": dossier.agency_name},
+            "submitted_at": dossier.submitted_at,
+            "due_at": dossier.due_at,
+            "overdue": self._overdue(dossier),
+            "updated_at": dossier.updated_at,
+        }
+
+    def _overdue(self, dossier: Dossier) -> bool:
+        return (
+            dossier.status in ("submitted", "processing")
+            and dossier.due_at is not None
+            and is_overdue(dossier.due_at, utcnow())
+        )
+
+    def summary(self, dossier: Dossier) -> dict[str, Any]:
+        return {
+            **self._summary_fields(dossier),
+            "applicant_name": dossier.applicant.get("full_name"),
+        }
+
+    async def list_own(
+        self, actor: Actor, status: str | None, page: int, page_size: int
+    ) -> dict[str, Any]:
+        conditions = [Dossier.owner_id == actor.user_id]
+        if status:
+            conditions.append(Dossier.status == status)
+        return await self._page(conditions, page, page_size, Dossier.updated_at.desc())
+
+    async def inbox(
+        self, actor: Actor, status: str | None, overdue: bool | None, page: int, page_size: int
+    ) -> dict[str, Any]:
+        if actor.role != "officer" or not actor.agency_id:
+            raise ProblemError("forbidden", ONLY_OFFICERS, status=403)
+        conditions = [Dossier.agency_id == actor.agency_id, Dossier.status != "draft"]
+        if status:
+            conditions.append(Dossier.status == status)
+        if overdue is not None:
+            late = (
+                Dossier.status.in_(("submitted", "processing"))
+                & Dossier.due_at.is_not(None)
+                & (Dossier.due_at < utcnow())
+            )
+            conditions.append(late if overdue else ~late)
+        return await self._page(conditions, page, page_size, Dossier.submitted_at.asc())
+
+    async def _page(
+        self, conditions: list[Any], page: int, page_size: int, order: Any
+    ) -> dict[str, Any]:
+        total = await self.session.scalar(
+            select(func.count()).select_from(Dossier).where(*conditions)
+        )
+        rows = await self.session.scalars(
+            select(Dossier)
+            .where(*conditions)
+            .order_by(order, Dossier.id)
+            .offset((page - 1) * page_size)
+            .limit(page_size)
+        )
+        return {
+            "items": [self.summary(d) for d in rows],
+            "total": total or 0,
+            "page": page,
+            "page_size": page_size,
+        }
+
+    async def counts(self, actor: Actor) -> dict[str, int]:
+        rows = await self.session.execute(
+            select(Dossier.status, func.count())
+            .where(Dossier.owner_id == actor.user_id)
+            .group_by(Dossier.status)
+        )
+        found = dict(rows.all())
+        return {status: int(found.get(status, 0)) for status in schemas.STATUSES}
+
+    async def history(self, dossier_id: str, actor: Actor) -> list[dict[str, Any]]:
+        dossier = await self._visible(dossier_id, actor)
+        return await self._history_of(dossier)
+
+    async def _history_of(self, dossier: Dossier) -> list[dict[str, Any]]:
+        rows = await self.session.scalars(
+            select(HistoryEntry)
+            .where(HistoryEntry.dossier_id == dossier.id)
+            .order_by(HistoryEntry.seq)
+        )
+        return [
+            {
+                "at": h.at,
+                "status": h.status,
+                "status_label": STATUS_LABELS[h.status],
+                "action": h.action,
+                "actor_role": h.actor_role,
+                "note": h.note,
+            }
+            for h in rows
+        ]
+
+    async def _tracked(self, code: str, token: str) -> Dossier:
+        dossier = await self.session.scalar(select(Dossier).where(Dossier.code == code))
+        if (
+            dossier is None
+            or dossier.tracking_hash is None
+            or not secrets.compare_digest(dossier.tracking_hash, digest(token))
+        ):
+            raise not_found()
+        return dossier
+
+    async def track(self, code: str, token: str) -> dict[str, Any]:
+        dossier = await self._tracked(code, token)
+        summary = self._summary_fields(dossier)
+        return {
+            **{k: summary[k] for k in ("code", "status", "status_label", "procedure", "agency")},
+            "submitted_at": dossier.submitted_at,
+            "due_at": dossier.due_at,
+            "supplement_request": dossier.supplement_request,
+            "rejection_reason": dossier.rejection_reason,
+            "results": [_file_out(f) for f in await self._files(dossier.id, "result")],
+            "history": await self._history_of(dossier),
+        }
+
+    async def result_file(
+        self, dossier_id: str, file_id: str, actor: Actor | None, tracking: str | None
+    ) -> tuple[DossierFile, bytes]:
+        if actor is not None and actor.role != "accountless":
+            dossier = await self._visible(dossier_id, actor)
+        else:
+            dossier = await self._get(dossier_id)
+            if (
+                dossier is None
+                or not tracking
+                or dossier.tracking_hash is None
+                or not secrets.compare_digest(dossier.tracking_hash, digest(tracking))
+            ):
+                raise not_found()
+        return await self._file_of(dossier, file_id, "result")
+
+
+def _file_out(f: DossierFile) -> dict[str, Any]:
+    return {
+        "id": f.id,
+        "filename": f.filename,
+        "content_type": f.content_type,
+        "size": f.size,
+        "sha256": f.sha256,
+    }
+
+
+def _schema_errors(
+    prefix: str, schema: dict[str, Any], value: dict[str, Any], lang: str
+) -> list[dict[str, Any]]:
+    validator = Draft202012Validator(schema, format_checker=Draft202012Validator.FORMAT_CHECKER)
+    errors = []
+    for error in sorted(validator.iter_errors(value), key=lambda e: list(e.path)):
+        path = [str(p) for p in error.path]
+        if error.validator == "required":
+            missing = error.message.split("'")[1] if "'" in error.message else ""
+            path.append(missing)
+            message = Text("Trường này là bắt buộc.", "This field is required.")
+            code = "required"
+        elif error.validator == "additionalProperties":
+            message = Text("Trường này không có trong tờ khai.", "This field is not in the form.")
+            code = "unknown_field"
+        else:
+            title = (error.schema or {}).get("title") if isinstance(error.schema, dict) else None
+            message = Text(
+                f"Giá trị không hợp lệ{f' ({title})' if title else ''}.",
+                f"Invalid value{f' ({title})' if title else ''}: {error.message[:200]}",
+            )
+            code = str(error.validator)
+        errors.append(_error(".".join([prefix, *path]), code, message, lang))
+    return errors
+
+
+def local_time(moment: dt.datetime) -> str:
+    return moment.astimezone(LOCAL).strftime("%d/%m/%Y %H:%M")
+
+
+def safe_display_name(filename: str, extension: str) -> str:
+    """The client's name for the file, harmless, with the extension of its real type."""
+    name = display_name(filename)
+    stem = name.rsplit(".", 1)[0] if "." in name else name
+    return f"{stem or 'tep'}.{extension}"
+
+
+# -- the copy of the catalogue ------------------------------------------------------------------
 
 
 async def record_published_procedure(session: AsyncSession, message: ProcedurePublishedV1) -> bool:
@@ -43,6 +912,30 @@ async def record_published_procedure(session: AsyncSession, message: ProcedurePu
             is_latest=is_latest,
             snapshot=published.model_dump(mode="json"),
         )
+    )
+    await session.flush()
+    return True
+
+
+async def record_published_agencies(session: AsyncSession, message: AgenciesPublishedV1) -> bool:
+    """Replace the agency copy with a newer tree; older or repeated messages change nothing."""
+    if not await claim_message(session, ProcessedMessage, message.message_id, message.TASK):
+        return False
+    current = await session.scalar(select(func.max(AgencyCopy.revision)))
+    if current is not None and current >= message.revision:
+        return False
+    await session.execute(delete(AgencyCopy))
+    session.add_all(
+        AgencyCopy(
+            id=a.id,
+            name=a.name,
+            tier=a.tier,
+            parent_id=a.parent_id,
+            retired=a.retired,
+            performs_commune_tier=a.tier in message.commune_tiers,
+            revision=message.revision,
+        )
+        for a in message.agencies
     )
     await session.flush()
     return True

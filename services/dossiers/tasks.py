@@ -8,9 +8,9 @@ from typing import Any
 from celery.exceptions import Reject
 from pydantic import ValidationError
 
-from services.dossiers.service import record_published_procedure
+from services.dossiers.service import record_published_agencies, record_published_procedure
 from services.dossiers.settings import get_settings
-from services.kernel.contracts import ProcedurePublishedV1
+from services.kernel.contracts import AgenciesPublishedV1, ProcedurePublishedV1
 from services.kernel.db import database_for
 from services.kernel.messaging import make_celery, run_async
 
@@ -36,3 +36,22 @@ def procedure_published(payload: dict[str, Any]) -> bool:
         log.error("rejecting malformed procedure message: %s", exc)
         raise Reject(str(exc), requeue=False) from exc
     return run_async(keep_procedure_version(message))
+
+
+async def keep_agencies(message: AgenciesPublishedV1) -> bool:
+    db = database_for(settings.resolved_database_url())
+    async with db.sessionmaker() as session:
+        recorded = await record_published_agencies(session, message)
+        await session.commit()
+    return recorded
+
+
+@celery.task(name=AgenciesPublishedV1.TASK)
+def agencies_published(payload: dict[str, Any]) -> bool:
+    """Keep the copy of the catalogue's agencies (where dossiers may be filed)."""
+    try:
+        message = AgenciesPublishedV1.model_validate(payload)
+    except ValidationError as exc:
+        log.error("rejecting malformed agencies message: %s", exc)
+        raise Reject(str(exc), requeue=False) from exc
+    return run_async(keep_agencies(message))

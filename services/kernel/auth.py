@@ -25,6 +25,8 @@ class Principal:
     role: str
     agency_id: str | None
     session_id: str | None
+    email: str | None = None
+    """Where the services write to the account holder (accounts puts it in the token)."""
 
 
 class TokenVerifier:
@@ -63,6 +65,7 @@ class TokenVerifier:
             role=role,
             agency_id=claims.get("agency_id"),
             session_id=claims.get("sid"),
+            email=claims.get("email"),
         )
 
 
@@ -118,6 +121,17 @@ def current_principal(
 
 
 CurrentPrincipal = Annotated[Principal, Depends(current_principal)]
+
+
+def optional_principal(
+    request: Request,
+    token: Annotated[str | None, Depends(_bearer)],
+) -> Principal | None:
+    """The signed-in user, or None when no bearer token is sent (a bad one is still 401)."""
+    return _verifier(request).verify(token) if token else None
+
+
+OptionalPrincipal = Annotated[Principal | None, Depends(optional_principal)]
 
 
 def require_role(*roles: str):  # type: ignore[no-untyped-def]

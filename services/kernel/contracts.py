@@ -92,7 +92,30 @@ class ProcedurePublishedV1(Contract):
     procedure: PublishedProcedure
 
 
-CONTRACTS: dict[str, type[Contract]] = {c.TASK: c for c in (SendEmailV1, ProcedurePublishedV1)}
+class PublishedAgency(BaseModel):
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+    id: str
+    name: str
+    tier: Literal["province", "department", "district", "commune"]
+    parent_id: str | None
+    retired: bool = False
+
+
+class AgenciesPublishedV1(Contract):
+    """The catalogue's whole agency tree after a change; `revision` orders the messages."""
+
+    TASK: ClassVar[str] = "dossiers.agencies_published"
+    version: Literal[1] = 1
+    revision: int
+    commune_tiers: list[str]
+    """The tiers whose agencies perform commune-tier procedures (the layout's choice)."""
+    agencies: list[PublishedAgency]
+
+
+CONTRACTS: dict[str, type[Contract]] = {
+    c.TASK: c for c in (SendEmailV1, ProcedurePublishedV1, AgenciesPublishedV1)
+}
 
 
 def parse_message(task_name: str, payload: dict[str, Any]) -> Contract:
