@@ -124,6 +124,44 @@ SAMPLE_CONTEXTS = {
         "valid_hours": 72,
     },
 }
+_DOSSIER = {
+    "dossier_code": "HT-STP-261124-0001",
+    "procedure_name": "Đăng ký hoạt động",
+    "procedure_code": "1.002181",
+    "agency_name": "Sở Tư pháp",
+    "accountless": False,
+    "dossier_url": "http://x/d/1",
+    "tracking_url": None,
+    "occurred_at": "24/11/2026 09:30",
+}
+SAMPLE_CONTEXTS |= {
+    "dossier_submitted": {**_DOSSIER, "status": "submitted", "status_label": "Hồ sơ đã gửi"},
+    "dossier_processing": {
+        **_DOSSIER,
+        "status": "processing",
+        "status_label": "Hồ sơ đang xử lý",
+        "due_at": "03/12/2026 17:00",
+    },
+    "dossier_supplement_requested": {
+        **_DOSSIER,
+        "status": "supplement_requested",
+        "status_label": "Hồ sơ yêu cầu bổ sung",
+        "content": "Bổ sung bản sao",
+    },
+    "dossier_rejected": {
+        **_DOSSIER,
+        "status": "rejected",
+        "status_label": "Hồ sơ bị trả lại",
+        "reason": "Không đủ điều kiện",
+    },
+    "dossier_result_returned": {
+        **_DOSSIER,
+        "status": "result_returned",
+        "status_label": "Hồ sơ đã trả kết quả",
+        "note": "Đã cấp",
+        "results": ["giay-phep.pdf"],
+    },
+}
 
 
 @pytest.mark.parametrize("template", sorted(SAMPLE_CONTEXTS))
