@@ -4,6 +4,7 @@ link to a rejection; supplement requested → supplemented → result. Asserts o
 
 from __future__ import annotations
 
+import datetime as dt
 import re
 import threading
 from collections.abc import Iterator
@@ -374,3 +375,32 @@ def test_filing_errors_are_problems(dossiers: httpx.Client, citizen: dict[str, s
     assert bad.status_code == 422
     english = dossiers.get("/khong-co", headers={**citizen, "Accept-Language": "en"})
     assert english.status_code == 404 and english.json()["detail"] == "No such dossier."
+
+
+def test_deadline_counts_working_days_and_late_dossiers_are_flagged(
+    stack: Stack,
+    dossiers: httpx.Client,
+    citizen: dict[str, str],
+    justice_officer: dict[str, str],
+) -> None:
+    from services.dossiers.deadlines import add_working_days, is_working_day, local_date
+
+    dossier = draft(dossiers, citizen, LAWYERS_BRANCH, declaration={"request": "Đăng ký."})
+    attach_required(dossiers, dossier, citizen)
+    assert dossiers.post(f"/{dossier['id']}/submit", headers=citizen).status_code == 200
+    received = dossiers.post(f"/{dossier['id']}/receive", headers=justice_officer).json()
+    due = dt.datetime.fromisoformat(received["due_at"])
+    received_at = dt.datetime.fromisoformat(received["received_at"])
+    assert due == add_working_days(received_at, 7)  # the procedure's 7 working days
+    assert is_working_day(local_date(due)) and not received["overdue"]
+
+    stack.query(
+        "dossiers",
+        "UPDATE dossiers SET due_at = now() - interval '1 hour' WHERE id = $1",
+        dossier["id"],
+    )
+    late = dossiers.get("/inbox", params={"overdue": "true"}, headers=justice_officer).json()
+    assert dossier["id"] in {item["id"] for item in late["items"]}
+    assert all(item["overdue"] for item in late["items"])
+    on_time = dossiers.get("/inbox", params={"overdue": "false"}, headers=justice_officer).json()
+    assert dossier["id"] not in {item["id"] for item in on_time["items"]}
