@@ -1,6 +1,9 @@
 """The one-port gateway for local running: every public API behind one address, routed by
 `/api/v1/<service>/` (deployment uses nginx with the same prefixes), with `/healthz` for the
-whole portal, one OpenAPI page, and the caught mail at `/mail` when the local catcher runs."""
+whole portal, one OpenAPI page, the caught mail at `/mail` when the local catcher runs, and
+`/metrics`: the requests through it (service `gateway`, route templates under `/api/v1/...`),
+those of the services it hosts, what the workers recorded (`portal run` gives every process
+one PROMETHEUS_MULTIPROC_DIR) and the queue, outbox and e-mail gauges (portal/metrics.py)."""
 
 from __future__ import annotations
 
@@ -14,13 +17,15 @@ from typing import Any
 import redis.asyncio as aioredis
 from fastapi import FastAPI
 from fastapi.openapi.docs import get_swagger_ui_html
-from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse
+from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 
+from portal.metrics import BacklogCollector
 from services.accounts.app import create_app as accounts_app
 from services.catalogue.app import create_app as catalogue_app
 from services.dossiers.app import create_app as dossiers_app
 from services.kernel.contracts import QUEUES
 from services.kernel.health import alive_instances
+from services.kernel.metrics import MetricsMiddleware, render, scrape_registry
 from services.kernel.settings import ServiceSettings
 from services.kernel.web import check_ready
 from services.notifier.app import create_app as notifier_app
@@ -54,6 +59,20 @@ def create_gateway() -> FastAPI:
         openapi_url=None,
         lifespan=lifespan,
     )
+    gateway.add_middleware(MetricsMiddleware, service="gateway")
+    backlog = BacklogCollector(redis_url, OUTBOX_SERVICES)
+
+    @gateway.get("/metrics", include_in_schema=False)
+    async def metrics() -> Response:
+        await backlog.refresh()
+        body, content_type = render(scrape_registry(backlog))
+        return Response(body, media_type=content_type)
+
+    @gateway.get("/api/v1/{service}/metrics", include_in_schema=False)
+    async def no_service_metrics(service: str) -> JSONResponse:
+        """Like the nginx gateway: the services' /metrics are not passed on."""
+        return JSONResponse({"detail": "Not Found"}, status_code=404)
+
     for name in PUBLIC:
         gateway.mount(f"/api/v1/{name}", apps[name])
 

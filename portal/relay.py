@@ -32,6 +32,10 @@ async def run_relays(services: list[str], poll_interval: float) -> None:
         loop.add_signal_handler(sig, stop.set)
     relays = [_relay_for(s) for s in services]
     log.info("relaying the outboxes of %s", ", ".join(services))
+    from portal.housekeeping import periodic_purges, serve_relay_metrics
+
+    serve_relay_metrics(services)  # PORTAL_METRICS_PORT; and the hourly purge tasks:
     await asyncio.gather(
-        *(relay.run(poll_interval, stop, beat.safe_beat) for relay, beat in relays)
+        *(relay.run(poll_interval, stop, beat.safe_beat) for relay, beat in relays),
+        periodic_purges(services, stop),
     )

@@ -229,6 +229,15 @@ def process_plan(port: int, worker_concurrency: int) -> list[tuple[str, list[str
     return plan
 
 
+def use_shared_metrics_dir(directory: Path) -> None:
+    """Every process `portal run` starts records its metrics in one (emptied) folder, and the
+    gateway's /metrics shows them all: no metrics port per process."""
+    shutil.rmtree(directory, ignore_errors=True)
+    directory.mkdir(parents=True)
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = str(directory)
+    os.environ["PORTAL_METRICS_PORT"] = "0"
+
+
 def run(*, worker_concurrency: int = 1) -> int:
     settings = ServiceSettings()
     settings.check_production()
@@ -237,6 +246,7 @@ def run(*, worker_concurrency: int = 1) -> int:
     os.environ["PORTAL_DATA_DIR"] = str(data_dir)
     port = int(os.environ.get("PORTAL_PORT", "8000"))
     os.environ.setdefault("PORTAL_PUBLIC_URL", f"http://127.0.0.1:{port}")
+    use_shared_metrics_dir(data_dir / "metrics")
 
     redis_proc = ensure_redis(settings, data_dir)
     catcher = None

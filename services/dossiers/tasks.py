@@ -55,3 +55,30 @@ def agencies_published(payload: dict[str, Any]) -> bool:
         log.error("rejecting malformed agencies message: %s", exc)
         raise Reject(str(exc), requeue=False) from exc
     return run_async(keep_agencies(message))
+
+
+async def purge_dossiers(drafts_older_than_days: float, messages_older_than_days: float) -> str:
+    import datetime as dt
+
+    from services.dossiers.maintenance import purge
+    from services.kernel.storage import storage_from_settings
+
+    db = database_for(settings.resolved_database_url())
+    storage = storage_from_settings(settings.storage_dir, "dossiers", settings)
+    report = await purge(
+        db,
+        storage,
+        settings,
+        drafts_older_than=dt.timedelta(days=drafts_older_than_days),
+        messages_older_than=dt.timedelta(days=messages_older_than_days),
+    )
+    return str(report)
+
+
+@celery.task(name="dossiers.purge_expired")
+def purge_expired(drafts_older_than_days: float = 30, messages_older_than_days: float = 30) -> str:
+    """Delete old drafts with their files, old handled-message ids and spent captcha ids
+    (idempotent; the relay sends it every hour)."""
+    report = run_async(purge_dossiers(drafts_older_than_days, messages_older_than_days))
+    log.info("purged: %s", report)
+    return report

@@ -1,6 +1,8 @@
 """Celery wiring shared by every service: one queue per service, tasks sent by name, late acks
 for idempotent tasks, a visibility timeout longer than any task, and one persistent event loop
-per worker process so async database pools and SMTP connections are reused across tasks."""
+per worker process so async database pools and SMTP connections are reused across tasks. Tasks
+are counted and timed by name and outcome (services/kernel/metrics.py); a worker started with
+`PORTAL_METRICS_PORT` serves them on that port."""
 
 from __future__ import annotations
 
@@ -12,10 +14,11 @@ from collections.abc import Coroutine
 from typing import Any, TypeVar
 
 from celery import Celery
-from celery.signals import worker_ready, worker_shutdown
+from celery.signals import worker_init, worker_ready, worker_shutdown
 
 from services.kernel.contracts import ROUTES
 from services.kernel.health import Heartbeat
+from services.kernel.metrics import install_task_metrics, start_worker_metrics_server
 from services.kernel.settings import ServiceSettings
 
 T = TypeVar("T")
@@ -47,6 +50,13 @@ def make_celery(service: str, settings: ServiceSettings) -> Celery:
         worker_cancel_long_running_tasks_on_connection_loss=True,
     )
     _install_worker_heartbeat(app, service, settings.redis_url)
+    install_task_metrics(app, service)
+
+    @worker_init.connect(weak=False)
+    def _metrics_port(sender: Any = None, **_: Any) -> None:
+        if sender is not None and getattr(sender, "app", None) is app:
+            start_worker_metrics_server(service)
+
     return app
 
 

@@ -1,5 +1,6 @@
 """The FastAPI app factory every service uses: problem+json errors, request ids, `/healthz`
-(alive) and `/readyz` (database and Redis answer)."""
+(alive), `/readyz` (database and Redis answer) and `/metrics` (Prometheus: requests by route
+template, method and status, and their latency)."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ from typing import Annotated, Any
 
 import redis.asyncio as aioredis
 from fastapi import APIRouter, Depends, FastAPI, Request
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -19,6 +20,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from services.kernel.auth import KeyFileVerifier
 from services.kernel.db import Database
 from services.kernel.errors import install_problem_handlers
+from services.kernel.metrics import MetricsMiddleware, render, scrape_registry
 from services.kernel.settings import ServiceSettings
 
 
@@ -111,6 +113,7 @@ def create_service_app(
         setattr(app.state, key, value)
     install_problem_handlers(app)
     app.add_middleware(RequestIdMiddleware)
+    app.add_middleware(MetricsMiddleware, service=settings.service_name)
 
     @app.get("/healthz", tags=["health"], summary="Liveness")
     async def healthz() -> dict[str, str]:
@@ -124,6 +127,12 @@ def create_service_app(
             {"status": "ok" if ok else "unavailable", "checks": checks},
             status_code=200 if ok else 503,
         )
+
+    @app.get("/metrics", include_in_schema=False)
+    async def metrics() -> Response:
+        """Prometheus exposition (the gateway does not pass it on to the public)."""
+        body, content_type = render(scrape_registry())
+        return Response(body, media_type=content_type)
 
     for router in routers:
         app.include_router(router)
