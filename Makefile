@@ -9,7 +9,7 @@ VENV_STAMP := .venv/.synced
 TEST_DATABASE_URL ?= postgresql://postgres@127.0.0.1:5432/postgres
 TEST_REDIS_URL ?= redis://127.0.0.1:6379/14
 
-.PHONY: help install run test test-fast bench-catalogue import-catalogue lint format services clean
+.PHONY: help install run test test-fast bench bench-catalogue import-catalogue lint format services clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-17s %s\n", $$1, $$2}'
@@ -37,6 +37,10 @@ test-fast: install services ## the suite without the fault tests
 
 bench-catalogue: install services ## catalogue search/detail vs a trivial endpoint, 1,601 and 20,000 procedures
 	DATABASE_URL=$${DATABASE_URL:-$(TEST_DATABASE_URL)} $(UV) run --frozen python -m bench.catalogue
+
+bench: install services ## the benchmarks of issue 5: catalogue, dossiers, e-mail delivery, notifier, memory (~6 min)
+	DATABASE_URL=$${DATABASE_URL:-$(TEST_DATABASE_URL)} $(UV) run --frozen python -m bench.catalogue
+	DATABASE_URL=$${DATABASE_URL:-$(TEST_DATABASE_URL)} $(UV) run --frozen python -m bench.portal
 
 import-catalogue: install ## import or update the catalogue from ../shared/data (CATALOGUE_LAYOUT=2023 for the old layout)
 	$(UV) run --frozen portal import-catalogue

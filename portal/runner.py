@@ -220,6 +220,8 @@ def process_plan(port: int, worker_concurrency: int) -> list[tuple[str, list[str
                 "--no-access-log",
                 "--timeout-graceful-shutdown",
                 "10",
+                "--workers",
+                os.environ.get("PORTAL_GATEWAY_WORKERS", "1"),
             ],
         )
     ]

@@ -53,6 +53,7 @@ class Mail:
     message_id: str
     portal_message_id: str
     raw: bytes
+    received_at: float = field(default_factory=time.time)
 
 
 class _Handler:

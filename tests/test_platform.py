@@ -177,7 +177,9 @@ def test_every_template_renders_text_and_escaped_html(template: str) -> None:
     assert "&lt;Đặng Thị Hoà&gt;" in email.html
     message = build_message("Cổng DVC <no-reply@example.vn>", "hoa@example.vn", "m1", email)
     assert message.is_multipart()
-    assert [p.get_content_type() for p in message.iter_parts()] == ["text/plain", "text/html"]
+    parts = message.get_payload()
+    assert [p.get_content_type() for p in parts] == ["text/plain", "text/html"]
+    assert all(p.get_content_charset() == "utf-8" for p in parts)
 
 
 def test_every_contract_template_exists() -> None:
