@@ -9,7 +9,7 @@ VENV_STAMP := .venv/.synced
 TEST_DATABASE_URL ?= postgresql://postgres@127.0.0.1:5432/postgres
 TEST_REDIS_URL ?= redis://127.0.0.1:6379/14
 
-.PHONY: help install run test test-fast bench bench-catalogue import-catalogue lint format services clean
+.PHONY: help install run test test-fast bench bench-catalogue faults import-catalogue lint format services clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-17s %s\n", $$1, $$2}'
@@ -41,6 +41,9 @@ bench-catalogue: install services ## catalogue search/detail vs a trivial endpoi
 bench: install services ## the benchmarks of issue 5: catalogue, dossiers, e-mail delivery, notifier, memory (~6 min)
 	DATABASE_URL=$${DATABASE_URL:-$(TEST_DATABASE_URL)} $(UV) run --frozen python -m bench.catalogue
 	DATABASE_URL=$${DATABASE_URL:-$(TEST_DATABASE_URL)} $(UV) run --frozen python -m bench.portal
+
+faults: install services ## fault suite: kills, Redis/SMTP/PostgreSQL outages, poison message under load (~10 min; FULL=1: the issue's durations)
+	DATABASE_URL=$${DATABASE_URL:-$(TEST_DATABASE_URL)} $(UV) run --frozen pytest faults -q -s -p no:cacheprovider $(if $(FULL),--full)
 
 import-catalogue: install ## import or update the catalogue from ../shared/data (CATALOGUE_LAYOUT=2023 for the old layout)
 	$(UV) run --frozen portal import-catalogue
