@@ -258,9 +258,7 @@ async def submit(
     """ "Gửi hồ sơ": 422 listing what is missing; else a code (mã hồ sơ) and an e-mail."""
     lang = request_language(request)
     dossier = await commit_through(session, service.submit(dossier_id, actor, lang))
-    if actor.role == "accountless":
-        return await service.render(dossier)
-    return await service.view(dossier.id, actor)
+    return await service.render(dossier)
 
 
 @router.post("/{dossier_id}/supplement", response_model=schemas.DossierOut, tags=["filing"])

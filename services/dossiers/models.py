@@ -79,6 +79,8 @@ class Dossier(Base):
     due_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime(), index=True)
     paused_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
     paused_working_days: Mapped[int] = mapped_column(Integer, default=0)
+    history_count: Mapped[int] = mapped_column(Integer, default=0)
+    """Lines in the history so far (numbers them; the dossier's row lock orders them)."""
     supplement_request: Mapped[str | None] = mapped_column(Text)
     rejection_reason: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow)

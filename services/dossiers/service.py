@@ -4,7 +4,9 @@ codes, deadlines, files, and the e-mail every status change sends through the ou
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import hashlib
+import json
 import secrets
 from dataclasses import dataclass
 from typing import Any
@@ -84,7 +86,7 @@ def next_status(action: str, current: str) -> str:
                 f"Cannot {action.replace('_', ' ')} a dossier that is {current}.",
             ),
             status=409,
-            extra={"status": current},
+            extra={"dossier_status": current},
         )
     return target
 
@@ -252,6 +254,7 @@ class DossierService:
             applicant=data.applicant,
             declaration=data.declaration,
             paused_working_days=0,
+            history_count=0,
         )
         if actor.role == "accountless":
             token = secrets.token_urlsafe(32)
@@ -296,7 +299,7 @@ class DossierService:
                 f"A dossier that is {dossier.status} cannot be changed.",
             ),
             status=409,
-            extra={"status": dossier.status},
+            extra={"dossier_status": dossier.status},
         )
 
     # -- files -------------------------------------------------------------------------------
@@ -525,7 +528,7 @@ class DossierService:
                     "Processing steps can be added only while the dossier is processing.",
                 ),
                 status=409,
-                extra={"status": dossier.status},
+                extra={"dossier_status": dossier.status},
             )
         await self._history(dossier, "step", actor, note)
         return dossier
@@ -576,14 +579,12 @@ class DossierService:
         await self._notify(dossier, tracking=tracking)
 
     async def _history(self, dossier: Dossier, action: str, actor: Actor, note: str | None) -> None:
-        last = await self.session.scalar(
-            select(func.max(HistoryEntry.seq)).where(HistoryEntry.dossier_id == dossier.id)
-        )
+        dossier.history_count = (dossier.history_count or 0) + 1
         self.session.add(
             HistoryEntry(
                 id=new_id(),
                 dossier_id=dossier.id,
-                seq=(last or 0) + 1,
+                seq=dossier.history_count,
                 at=utcnow(),
                 status=dossier.status,
                 action=action,
@@ -839,10 +840,17 @@ def _file_out(f: DossierFile) -> dict[str, Any]:
     }
 
 
+@functools.lru_cache(maxsize=512)
+def _validator(schema_json: str) -> Draft202012Validator:
+    return Draft202012Validator(
+        json.loads(schema_json), format_checker=Draft202012Validator.FORMAT_CHECKER
+    )
+
+
 def _schema_errors(
     prefix: str, schema: dict[str, Any], value: dict[str, Any], lang: str
 ) -> list[dict[str, Any]]:
-    validator = Draft202012Validator(schema, format_checker=Draft202012Validator.FORMAT_CHECKER)
+    validator = _validator(json.dumps(schema, sort_keys=True))
     errors = []
     for error in sorted(validator.iter_errors(value), key=lambda e: list(e.path)):
         path = [str(p) for p in error.path]

@@ -58,6 +58,7 @@ def upgrade() -> None:
         sa.Column("due_at", services.kernel.db.UTCDateTime(timezone=True), nullable=True),
         sa.Column("paused_at", services.kernel.db.UTCDateTime(timezone=True), nullable=True),
         sa.Column("paused_working_days", sa.Integer(), nullable=False),
+        sa.Column("history_count", sa.Integer(), nullable=False),
         sa.Column("supplement_request", sa.Text(), nullable=True),
         sa.Column("rejection_reason", sa.Text(), nullable=True),
         sa.Column("created_at", services.kernel.db.UTCDateTime(timezone=True), nullable=False),
