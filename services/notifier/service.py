@@ -7,7 +7,7 @@ import datetime as dt
 import logging
 import random
 
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.kernel.contracts import SendEmailV1
@@ -41,26 +41,29 @@ class NotifierService:
         self.mailer = mailer
 
     async def _record(self, message: SendEmailV1) -> Delivery:
-        delivery = await self.repo.delivery(message.message_id)
-        if delivery is not None:
-            return delivery
-        delivery = Delivery(
-            message_id=message.message_id,
-            recipient=str(message.to),
-            template=message.template,
-            locale=message.locale,
-            context=message.context,
-            status=PENDING,
-            attempts=0,
+        """The message's delivery row, locked: inserted the first time (one statement; a
+        concurrent first insert waits for the other transaction, then finds its row)."""
+        dialect = postgresql if self.session.bind.dialect.name == "postgresql" else sqlite
+        inserted = await self.session.scalar(
+            dialect.insert(Delivery)
+            .values(
+                message_id=message.message_id,
+                recipient=str(message.to),
+                template=message.template,
+                locale=message.locale,
+                context=message.context,
+                status=PENDING,
+                attempts=0,
+                created_at=utcnow(),
+            )
+            .on_conflict_do_nothing(index_elements=["message_id"])
+            .returning(Delivery)
         )
-        try:
-            async with self.session.begin_nested():
-                self.session.add(delivery)
-        except IntegrityError:
-            existing = await self.repo.delivery(message.message_id)
-            assert existing is not None
-            return existing
-        return delivery
+        if inserted is not None:
+            return inserted
+        existing = await self.repo.delivery(message.message_id)
+        assert existing is not None
+        return existing
 
     async def deliver(self, message: SendEmailV1) -> str:
         """Returns the delivery's status after this attempt."""
