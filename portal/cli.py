@@ -115,6 +115,11 @@ def _worker(args: argparse.Namespace) -> int:
     from portal.runner import worker_argv
 
     argv = worker_argv(args.queue, concurrency=args.concurrency)
+    if os.environ.get("PORTAL_METRICS_PORT", "0") not in ("", "0"):
+        # the pool's processes record their task metrics in one folder the worker serves
+        import tempfile
+
+        os.environ.setdefault("PROMETHEUS_MULTIPROC_DIR", tempfile.mkdtemp(prefix="metrics-"))
     os.execv(argv[0], argv)  # the process becomes the Celery worker: SIGTERM = warm shutdown
 
 
@@ -122,6 +127,81 @@ def _run(args: argparse.Namespace) -> int:
     from portal.runner import run
 
     return run(worker_concurrency=args.concurrency)
+
+
+def _queues(args: argparse.Namespace) -> int:
+    from portal.operations import format_queues, queues_report
+
+    print(format_queues(asyncio.run(queues_report())))
+    return 0
+
+
+def _emails_failed(args: argparse.Namespace) -> int:
+    from portal.operations import failed_emails, format_failed, parse_since
+
+    try:
+        since = parse_since(args.since) if args.since else None
+    except ValueError as exc:
+        sys.exit(f"--since: {exc}")
+    rows = asyncio.run(failed_emails(since, args.limit))
+    print(format_failed(rows) if rows else "no failed e-mails")
+    return 0
+
+
+def _emails_replay(args: argparse.Namespace) -> int:
+    from portal.operations import replay_emails
+
+    if bool(args.ids) == args.all_failed:
+        sys.exit("give e-mail ids or --all-failed (not both)")
+    result = asyncio.run(replay_emails(None if args.all_failed else args.ids))
+    for message_id in result.replayed:
+        print(f"{message_id}: queued again")
+    for message_id, why in result.skipped.items():
+        print(f"{message_id}: {why}")
+    print(f"{len(result.replayed)} e-mail(s) replayed through the notifier's outbox")
+    return 1 if result.skipped and not args.all_failed else 0
+
+
+def _messages_replay(args: argparse.Namespace) -> int:
+    from portal.operations import replay_messages
+
+    if bool(args.ids) == args.failed:
+        sys.exit("give outbox ids or --failed (not both)")
+    ids = None if args.failed else args.ids
+    chosen = asyncio.run(replay_messages(args.service, ids, args.min_attempts))
+    for row_id in chosen:
+        print(f"{args.service} outbox {row_id}: due now")
+    missing = sorted(set(args.ids) - set(chosen)) if ids else []
+    for row_id in missing:
+        print(f"{args.service} outbox {row_id}: no such row")
+    print(f"{len(chosen)} message(s) handed to the relay again")
+    return 1 if missing else 0
+
+
+def _purge(args: argparse.Namespace) -> int:
+    from tqdm import tqdm
+
+    from portal.operations import parse_age, purge
+
+    try:
+        drafts = parse_age(args.drafts_older_than)
+        messages = parse_age(args.messages_older_than)
+    except ValueError as exc:
+        sys.exit(str(exc))
+
+    def bar(total: int) -> tqdm:  # type: ignore[type-arg]
+        return tqdm(total=total, desc="old drafts", unit="draft", disable=args.quiet or None)
+
+    summary = asyncio.run(purge(drafts, messages, bar))
+    print(
+        f"accounts: {summary.accounts} expired codes, tokens, notices and captcha ids removed\n"
+        f"dossiers: {summary.drafts} draft(s) older than {args.drafts_older_than} removed "
+        f"with {summary.files} file(s); {summary.spent_captchas} spent captcha id(s)\n"
+        f"messages: {summary.processed_messages} handled-message id(s) and "
+        f"{summary.published_outbox} published outbox row(s) older than "
+        f"{args.messages_older_than} removed"
+    )
+    return 0
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -164,6 +244,43 @@ def build_parser() -> argparse.ArgumentParser:
         "keys", help="create the token signing key, its JWKS and the captcha secret when missing"
     )
     p.set_defaults(func=_keys)
+
+    p = sub.add_parser("queues", help="Celery queue depths and each service's outbox backlog")
+    p.set_defaults(func=_queues)
+
+    emails = sub.add_parser("emails", help="failed e-mails: list them, send them again")
+    esub = emails.add_subparsers(dest="emails_command", required=True)
+    p = esub.add_parser("failed", help="list e-mails that failed for good")
+    p.add_argument("--since", help="e.g. 24h, 7d, or an ISO date/time (UTC)")
+    p.add_argument("--limit", type=int, default=100)
+    p.set_defaults(func=_emails_failed)
+    p = esub.add_parser("replay", help="send failed e-mails again (once), through the outbox")
+    p.add_argument("ids", nargs="*", help="e-mail ids (as `emails failed` lists them)")
+    p.add_argument("--all-failed", action="store_true", help="every failed e-mail")
+    p.set_defaults(func=_emails_replay)
+
+    messages = sub.add_parser("messages", help="outbox messages that keep failing to publish")
+    msub = messages.add_subparsers(dest="messages_command", required=True)
+    p = msub.add_parser("replay", help="hand outbox rows to the relay again")
+    p.add_argument("service", choices=MIGRATED_SERVICES)
+    p.add_argument("ids", nargs="*", help="outbox row ids (published or not)")
+    p.add_argument(
+        "--failed", action="store_true", help="every unpublished row whose publication failed"
+    )
+    p.add_argument(
+        "--min-attempts", type=int, default=3, help="with --failed: also rows tried this often"
+    )
+    p.set_defaults(func=_messages_replay)
+
+    p = sub.add_parser("purge", help="delete expired credentials, old drafts and message ids")
+    p.add_argument("--drafts-older-than", default="30d", help="drafts unchanged this long (30d)")
+    p.add_argument(
+        "--messages-older-than",
+        default="30d",
+        help="handled-message ids and published outbox rows this old (30d)",
+    )
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.set_defaults(func=_purge)
 
     p = sub.add_parser("relay", help="publish the outboxes of the named services")
     p.add_argument("services", nargs="+", choices=MIGRATED_SERVICES)

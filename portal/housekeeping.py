@@ -1,10 +1,10 @@
 """What the relay process does besides relaying: it serves the gauges of shared state
 (portal/metrics.py) on `PORTAL_METRICS_PORT`, and every `PORTAL_PURGE_INTERVAL` seconds (3600;
-0: never) it sends the purge tasks — `accounts.purge_expired` (expired codes, tokens, notices,
-captcha ids) and `dossiers.purge_expired` (drafts unchanged for 30 days with their files,
-handled-message ids and published outbox rows older than 30 days). The workers run them: the
-dossiers worker has the files. With several relay replicas, a Redis key lets one of them send
-per interval."""
+0: never; the first an interval after it starts) it sends the purge tasks:
+`accounts.purge_expired` (expired codes, tokens, notices, captcha ids) and
+`dossiers.purge_expired` (drafts unchanged for 30 days with their files, handled-message ids
+and published outbox rows older than 30 days). The workers run them: the dossiers worker has
+the files. With several relay replicas, a Redis key lets one of them send per interval."""
 
 from __future__ import annotations
 
@@ -69,6 +69,10 @@ async def periodic_purges(services: Sequence[str], stop: asyncio.Event) -> None:
     )
     try:
         while not stop.is_set():
+            with contextlib.suppress(TimeoutError):  # the first purge an interval after start
+                await asyncio.wait_for(stop.wait(), timeout=interval)
+            if stop.is_set():
+                break
             try:
                 # one relay replica per interval (the key lives a little less than it)
                 if await client.set(PURGE_KEY, "1", nx=True, ex=max(1, int(interval * 0.9))):
@@ -77,7 +81,5 @@ async def periodic_purges(services: Sequence[str], stop: asyncio.Event) -> None:
                         log.info("sent %s", ", ".join(sent))
             except Exception as exc:
                 log.warning("purge tasks not sent (%s); trying again next interval", exc)
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(stop.wait(), timeout=interval)
     finally:
         await client.aclose()

@@ -1,0 +1,293 @@
+"""What the operator's commands do (portal/cli.py parses, this acts), against the databases and
+Redis of the settings in the environment: queue and outbox state, failed e-mails and their
+replay, outbox rows that keep failing, and the purge of expired data."""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import select, update
+
+from portal.metrics import OutboxState, outbox_state, queue_depths, service_database
+from services.kernel.contracts import QUEUES, SendEmailV1
+from services.kernel.db import database_for, utcnow
+from services.kernel.migrations import MIGRATED_SERVICES
+from services.kernel.settings import ServiceSettings
+
+_DURATION = re.compile(r"^(\d+(?:\.\d+)?)([smhdw])$")
+_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
+
+
+def parse_age(text: str) -> dt.timedelta:
+    """`30d`, `12h`, `90m`, `45s`, `2w`."""
+    match = _DURATION.match(text.strip())
+    if not match:
+        raise ValueError(f"not a duration: {text!r} (e.g. 30d, 12h, 90m)")
+    return dt.timedelta(seconds=float(match.group(1)) * _UNITS[match.group(2)])
+
+
+def parse_since(text: str) -> dt.datetime:
+    """A duration back from now (`24h`, `7d`) or an ISO date/time (UTC when no zone)."""
+    try:
+        return utcnow() - parse_age(text)
+    except ValueError:
+        moment = dt.datetime.fromisoformat(text)
+        return moment if moment.tzinfo else moment.replace(tzinfo=dt.UTC)
+
+
+def table(headers: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
+    cells = [[str(h) for h in headers], *[[str(c) for c in row] for row in rows]]
+    widths = [max(len(r[i]) for r in cells) for i in range(len(headers))]
+    lines = ["  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)).rstrip() for r in cells]
+    lines.insert(1, "  ".join("-" * w for w in widths))
+    return "\n".join(lines)
+
+
+# --- queues -------------------------------------------------------------------------------------
+
+
+@dataclass
+class QueuesReport:
+    depths: dict[str, int]
+    outboxes: dict[str, OutboxState]
+
+
+async def queues_report() -> QueuesReport:
+    depths = await queue_depths(ServiceSettings().redis_url)
+    outboxes = {}
+    for service in MIGRATED_SERVICES:
+        db, outbox = service_database(service)
+        outboxes[service] = await outbox_state(db, outbox)
+        await db.dispose()
+    return QueuesReport(depths, outboxes)
+
+
+def format_queues(report: QueuesReport) -> str:
+    rows = []
+    for name in QUEUES:
+        state = report.outboxes.get(name)
+        rows.append(
+            [
+                name,
+                report.depths.get(name, 0),
+                state.due if state else "-",
+                f"{state.oldest_due_age:.1f}" if state else "-",
+                state.scheduled if state else "-",
+                state.failing if state else "-",
+            ]
+        )
+    headers = [
+        "service",
+        "queue depth",
+        "outbox backlog",
+        "oldest pending (s)",
+        "scheduled",
+        "failing",
+    ]
+    return table(headers, rows)
+
+
+# --- e-mails ------------------------------------------------------------------------------------
+
+
+def _notifier() -> Any:
+    from services.notifier.settings import get_settings
+
+    return database_for(get_settings().resolved_database_url())
+
+
+async def failed_emails(since: dt.datetime | None, limit: int) -> list[Any]:
+    from services.notifier.models import FAILED, Delivery
+
+    db = _notifier()
+    async with db.sessionmaker() as session:
+        query = select(Delivery).where(Delivery.status == FAILED)
+        if since is not None:
+            query = query.where(Delivery.updated_at >= since)
+        rows = list(await session.scalars(query.order_by(Delivery.updated_at.desc()).limit(limit)))
+    await db.dispose()
+    return rows
+
+
+def format_failed(rows: Sequence[Any]) -> str:
+    def reason(text: str | None) -> str:
+        one_line = " ".join((text or "").split())
+        return one_line if len(one_line) <= 60 else one_line[:57] + "..."
+
+    return table(
+        ["id", "recipient", "template", "attempts", "reason", "time (UTC)"],
+        [
+            [
+                r.message_id,
+                r.recipient,
+                r.template,
+                r.attempts,
+                reason(r.last_error),
+                r.updated_at.strftime("%Y-%m-%d %H:%M:%S"),
+            ]
+            for r in rows
+        ],
+    )
+
+
+@dataclass
+class ReplayResult:
+    replayed: list[str]
+    skipped: dict[str, str]
+    """id -> why it was not replayed (not found, already sent, not failed)."""
+
+
+async def replay_emails(ids: Sequence[str] | None) -> ReplayResult:
+    """Send failed e-mails once more, through the notifier's outbox. In one transaction per
+    message, with its delivery row locked: only a `failed` delivery is replayed; it becomes
+    `pending` with a fresh attempt budget and one outbox row carrying the same message id.
+    The notifier then sends it as it sends any message: a delivery already `sent` is never sent
+    again (redeliveries, a second replay, a replay of a sent message are all no-ops), so the
+    replayed message leaves at most once more. `ids=None`: every failed delivery."""
+    from services.kernel.outbox import add_message
+    from services.notifier.models import FAILED, PENDING, Delivery, OutboxMessage
+
+    db = _notifier()
+    result = ReplayResult([], {})
+    if ids is None:
+        async with db.sessionmaker() as session:
+            ids = list(
+                await session.scalars(select(Delivery.message_id).where(Delivery.status == FAILED))
+            )
+    for message_id in ids:
+        async with db.sessionmaker() as session:
+            delivery = await session.get(Delivery, message_id, with_for_update=True)
+            if delivery is None:
+                result.skipped[message_id] = "no such e-mail"
+                continue
+            if delivery.status != FAILED:
+                result.skipped[message_id] = f"{delivery.status}, not failed: not replayed"
+                continue
+            message = SendEmailV1(
+                message_id=delivery.message_id,
+                to=delivery.recipient,
+                template=delivery.template,  # type: ignore[arg-type]
+                locale=delivery.locale,  # type: ignore[arg-type]
+                context=delivery.context,
+            )
+            delivery.status, delivery.attempts = PENDING, 0
+            delivery.next_attempt_at = None
+            add_message(session, OutboxMessage, message)
+            await session.commit()
+            result.replayed.append(message_id)
+    await db.dispose()
+    return result
+
+
+# --- outbox messages ----------------------------------------------------------------------------
+
+
+async def failing_messages(service: str, min_attempts: int) -> list[Any]:
+    db, outbox = service_database(service)
+    async with db.sessionmaker() as session:
+        rows = list(
+            await session.scalars(
+                select(outbox)
+                .where(
+                    outbox.published_at.is_(None),
+                    (outbox.last_error.is_not(None)) | (outbox.attempts >= min_attempts),
+                )
+                .order_by(outbox.created_at)
+            )
+        )
+    await db.dispose()
+    return rows
+
+
+async def replay_messages(service: str, ids: Sequence[str] | None, min_attempts: int) -> list[str]:
+    """Make outbox rows due now for the relay: the given ids (published or not: consumers
+    deduplicate by message id, so re-publishing a handled message is harmless), or (`ids=None`)
+    every unpublished row that failed to publish (`last_error` set or `min_attempts` tries).
+    Their error and attempt count are cleared. Returns the ids made due."""
+    db, outbox = service_database(service)
+    async with db.sessionmaker() as session:
+        if ids is None:
+            condition = outbox.published_at.is_(None) & (
+                outbox.last_error.is_not(None) | (outbox.attempts >= min_attempts)
+            )
+        else:
+            condition = outbox.id.in_(list(ids))
+        chosen = list(await session.scalars(select(outbox.id).where(condition)))
+        if chosen:
+            await session.execute(
+                update(outbox)
+                .where(outbox.id.in_(chosen))
+                .values(published_at=None, available_at=utcnow(), attempts=0, last_error=None)
+            )
+        await session.commit()
+    await db.dispose()
+    return chosen
+
+
+# --- purge --------------------------------------------------------------------------------------
+
+
+@dataclass
+class PurgeSummary:
+    accounts: int
+    drafts: int
+    files: int
+    processed_messages: int
+    published_outbox: int
+    spent_captchas: int
+
+
+async def purge(
+    drafts_older_than: dt.timedelta,
+    messages_older_than: dt.timedelta,
+    progress_factory: Callable[[int], Any] | None = None,
+) -> PurgeSummary:
+    """Expired codes, refresh tokens, notices and captcha ids of the accounts service; old drafts
+    of the dossiers service with their files; old handled-message ids and published outbox rows.
+    `progress_factory(total)` makes a progress bar (tqdm) for the drafts."""
+    from services.accounts.repository import AccountsRepository
+    from services.accounts.settings import get_settings as accounts_settings
+    from services.dossiers.maintenance import count_old_drafts, purge_messages, purge_old_drafts
+    from services.dossiers.settings import get_settings as dossiers_settings
+    from services.kernel.storage import storage_from_settings
+
+    acc = accounts_settings()
+    db = database_for(acc.resolved_database_url())
+    async with db.sessionmaker() as session:
+        accounts = await AccountsRepository(session).purge_expired(utcnow(), acc.captcha_ttl)
+        await session.commit()
+    await db.dispose()
+
+    dos = dossiers_settings()
+    db = database_for(dos.resolved_database_url())
+    storage = storage_from_settings(dos.storage_dir, "dossiers", dos)
+    total = await count_old_drafts(db, drafts_older_than)
+    bar = progress_factory(total) if progress_factory is not None else None
+    try:
+        drafts, files = await purge_old_drafts(
+            db, storage, drafts_older_than, progress=bar.update if bar is not None else None
+        )
+    finally:
+        if bar is not None:
+            bar.close()
+    processed, outbox, captchas = await purge_messages(db, dos, messages_older_than)
+    await db.dispose()
+
+    published = outbox
+    for service in ("accounts", "catalogue", "notifier"):
+        sdb, model = service_database(service)
+        async with sdb.sessionmaker() as session:
+            removed = await session.execute(
+                model.__table__.delete().where(
+                    model.published_at.is_not(None),
+                    model.published_at < utcnow() - messages_older_than,
+                )
+            )
+            await session.commit()
+        published += int(getattr(removed, "rowcount", 0) or 0)
+        await sdb.dispose()
+    return PurgeSummary(accounts, drafts, files, processed, published, captchas)
