@@ -191,3 +191,99 @@ def test_gateway_renders_the_tested_template_for_the_apis(compose: dict[str, Any
         assert gateway["depends_on"][name]["condition"] == "service_healthy"
     assert "./nginx/templates:/etc/nginx/templates:ro" in gateway["volumes"]
     assert gateway["ports"] == [f"${{PORTAL_HTTP_PORT:-8080}}:{env['GATEWAY_PORT']}"]
+
+
+# --- metrics: the Prometheus scrape configuration and the Grafana dashboard --------------------
+
+DASHBOARD = DEPLOY / "grafana" / "portal-dashboard.json"
+PROMETHEUS = DEPLOY / "prometheus" / "prometheus.yml"
+_PROMQL_WORDS = {
+    "by", "without", "on", "ignoring", "group_left", "group_right", "bool", "offset",
+    "and", "or", "unless", "inf", "nan",
+}  # fmt: skip
+
+
+def promql_metric_names(expr: str) -> set[str]:
+    """The metric names a PromQL expression reads: identifiers that are not functions,
+    aggregations, keywords, label names (in `{...}`, `by (...)`) or ranges (`[5m]`)."""
+    expr = re.sub(r'"(?:[^"\\]|\\.)*"', '""', expr)  # strings
+    expr = re.sub(r"\{[^}]*\}", "", expr)  # label matchers
+    expr = re.sub(r"\[[^\]]*\]", "", expr)  # ranges
+    expr = re.sub(r"\b(by|without|on|ignoring|group_left|group_right)\s*\([^)]*\)", "", expr)
+    names = set()
+    for match in re.finditer(r"(?<![\w$.])([a-zA-Z_:][\w:]*)(\s*\()?", expr):
+        word, call = match.group(1), match.group(2)
+        if call or word.lower() in _PROMQL_WORDS:
+            continue
+        names.add(word)
+    return names
+
+
+def dashboard_expressions() -> list[str]:
+    dashboard = json.loads(DASHBOARD.read_text())
+    exprs = [t["expr"] for p in dashboard["panels"] for t in p.get("targets", [])]
+    for variable in dashboard["templating"]["list"]:
+        query = variable.get("query")
+        if isinstance(query, dict) and "label_values(" in query.get("query", ""):
+            exprs.append(re.sub(r"label_values\((\w+).*", r"\1", query["query"]))
+    return exprs
+
+
+def test_promql_names_are_extracted() -> None:
+    expr = (
+        'histogram_quantile(0.95, sum by (service, le) (rate(a_bucket{service=~"$service", '
+        'x="y(z)"}[$__rate_interval]))) / ignoring (le) b_total offset 5m + on() c'
+    )
+    assert promql_metric_names(expr) == {"a_bucket", "b_total", "c"}
+
+
+def test_dashboard_queries_only_metrics_the_code_defines() -> None:
+    from portal.metrics import all_metric_names
+
+    defined = all_metric_names()
+    exprs = dashboard_expressions()
+    used = set().union(*(promql_metric_names(e) for e in exprs))
+    assert used, "no queries found"
+    assert used <= defined, f"the dashboard queries undefined metrics: {sorted(used - defined)}"
+    # every series of the issue has a panel
+    for name in (
+        "portal_http_requests_total",
+        "portal_http_request_duration_seconds_bucket",
+        "portal_celery_tasks_total",
+        "portal_celery_task_duration_seconds_bucket",
+        "portal_queue_depth",
+        "portal_outbox_backlog",
+        "portal_outbox_oldest_age_seconds",
+        "portal_emails",
+    ):
+        assert name in used, f"no panel shows {name}"
+    joined = " ".join(exprs)
+    for quantile in ("0.5", "0.95", "0.99"):
+        assert f"histogram_quantile({quantile}," in joined
+    for status in ("sent", "failed", "retrying"):
+        assert status in joined
+
+
+def test_prometheus_scrapes_every_api_worker_and_the_relay(compose: dict[str, Any]) -> None:
+    config = yaml.safe_load(PROMETHEUS.read_text())
+    services = compose["services"]
+    targets: dict[str, int] = {}
+    for job in config["scrape_configs"]:
+        assert job.get("metrics_path", "/metrics") == "/metrics"
+        for sd in job["dns_sd_configs"]:
+            for name in sd["names"]:
+                targets[name] = int(sd["port"])
+    metrics_port = int(compose["x-portal-env"]["PORTAL_METRICS_PORT"])
+    for name in PUBLIC:
+        assert targets[name] == int(API_PORT)
+    for queue in QUEUES:
+        assert targets[f"{queue}-worker"] == metrics_port
+        assert services[f"{queue}-worker"]["environment"]["PORTAL_METRICS_PORT"] == str(
+            metrics_port
+        )
+    assert targets["relay"] == metrics_port
+    assert set(targets) <= set(services)
+    prometheus = services["prometheus"]
+    assert "./prometheus/prometheus.yml:/etc/prometheus/prometheus.yml:ro" in prometheus["volumes"]
+    grafana_mounts = " ".join(services["grafana"]["volumes"])
+    assert "./grafana/portal-dashboard.json:" in grafana_mounts

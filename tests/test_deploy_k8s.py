@@ -309,3 +309,30 @@ def _check_settings(
                 assert key_dir in [m["mountPath"] for m in container["volumeMounts"]]
         finally:
             module.get_settings.cache_clear()
+
+
+def test_pods_are_annotated_for_prometheus(docs: list[dict[str, Any]]) -> None:
+    """APIs are scraped at :8000/metrics, workers and the relay at PORTAL_METRICS_PORT; the
+    network policy lets the `monitoring` namespace reach the APIs."""
+    config = find(docs, "ConfigMap", "portal-config")["data"]
+    metrics_port = config["PORTAL_METRICS_PORT"]
+    names = [
+        *(f"{s}-api" for s in PUBLIC),
+        *(f"{q}-worker" for q in QUEUES),
+        "relay",
+    ]
+    for name in names:
+        template = find(docs, "Deployment", name)["spec"]["template"]
+        annotations = template["metadata"]["annotations"]
+        assert annotations["prometheus.io/scrape"] == "true"
+        assert annotations["prometheus.io/path"] == "/metrics"
+        expected = str(API_PORT) if name.endswith("-api") else metrics_port
+        assert annotations["prometheus.io/port"] == expected, name
+    policy = find(docs, "NetworkPolicy", "apis-from-gateway-only")["spec"]
+    monitoring = [
+        rule
+        for rule in policy["ingress"]
+        if any("namespaceSelector" in peer for peer in rule["from"])
+    ]
+    (rule,) = monitoring
+    assert rule["ports"] == [{"protocol": "TCP", "port": API_PORT}]
