@@ -9,7 +9,7 @@ VENV_STAMP := .venv/.synced
 TEST_DATABASE_URL ?= postgresql://postgres@127.0.0.1:5432/postgres
 TEST_REDIS_URL ?= redis://127.0.0.1:6379/14
 
-.PHONY: help install run test test-fast bench bench-catalogue faults import-catalogue lint format services clean
+.PHONY: help install run test test-fast fuzz bench bench-catalogue faults import-catalogue lint format services clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-17s %s\n", $$1, $$2}'
@@ -34,6 +34,10 @@ test: install services ## run the whole test suite (real PostgreSQL, Redis, Cele
 test-fast: install services ## the suite without the fault tests
 	DATABASE_URL=$${DATABASE_URL:-$(TEST_DATABASE_URL)} REDIS_URL=$${REDIS_URL:-$(TEST_REDIS_URL)} \
 		$(UV) run --frozen pytest -m "not fault"
+
+fuzz: install services ## fuzz every public endpoint from its OpenAPI schema (schemathesis; FUZZ_EXAMPLES=5)
+	DATABASE_URL=$${DATABASE_URL:-$(TEST_DATABASE_URL)} REDIS_URL=$${REDIS_URL:-$(TEST_REDIS_URL)} \
+		$(UV) run --frozen pytest -m fuzz -s
 
 bench-catalogue: install services ## catalogue search/detail vs a trivial endpoint, 1,601 and 20,000 procedures
 	DATABASE_URL=$${DATABASE_URL:-$(TEST_DATABASE_URL)} $(UV) run --frozen python -m bench.catalogue

@@ -24,6 +24,7 @@ from services.accounts.app import create_app as accounts_app
 from services.catalogue.app import create_app as catalogue_app
 from services.dossiers.app import create_app as dossiers_app
 from services.kernel.contracts import QUEUES
+from services.kernel.errors import install_problem_handlers
 from services.kernel.health import alive_instances
 from services.kernel.metrics import MetricsMiddleware, render, scrape_registry
 from services.kernel.settings import ServiceSettings
@@ -73,6 +74,9 @@ def create_gateway() -> FastAPI:
         """Like the nginx gateway: the services' /metrics are not passed on."""
         return JSONResponse({"detail": "Not Found"}, status_code=404)
 
+    # The gateway's own answers (e.g. a path no service matches, such as one with a newline
+    # that the mounts' patterns refuse) are problem+json like the services' answers.
+    install_problem_handlers(gateway)
     for name in PUBLIC:
         gateway.mount(f"/api/v1/{name}", apps[name])
 

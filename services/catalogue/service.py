@@ -465,7 +465,8 @@ class CatalogueService:
         procedure = await self.repo.procedure(id_or_code, for_update=True)
         if procedure is None or procedure.retired:
             raise not_found(PROCEDURE_NOT_FOUND)
-        changes = data.model_dump(exclude_unset=True)
+        # The fields the request names; nested models (components, fees...) keep their defaults.
+        changes = {k: v for k, v in data.model_dump().items() if k in data.model_fields_set}
         field = await self._active_field(changes.get("field_id", procedure.field_id), lang)
         tier = changes.get("tier") or tiers_of(procedure)
         agency_id = changes.get("agency_id", procedure.agency_id)

@@ -111,7 +111,8 @@ def problem_response(
     }
     if errors is not None:
         body["errors"] = errors
-    body.update(extra or {})
+    for key, value in (extra or {}).items():
+        body.setdefault(key, value)  # extensions never replace the members RFC 9457 defines
     return JSONResponse(
         body,
         status_code=status,
@@ -160,6 +161,35 @@ def _validation_errors(exc: RequestValidationError, lang: str) -> list[dict[str,
     return errors
 
 
+_UNSTORABLE_TEXT = {"22021", "22P05"}
+"""PostgreSQL's character_not_in_repertoire and untranslatable_character: text or JSON holding
+the NUL character (\\u0000), which PostgreSQL cannot store or compare, wherever a client sent
+it (a path, a query, a body)."""
+NUL_TEXT = Text(
+    "Dữ liệu gửi lên chứa ký tự không hợp lệ (NUL, \\u0000).",
+    "The request holds a character that is not accepted (NUL, \\u0000).",
+)
+
+
+def _unstorable_text(exc: BaseException) -> bool:
+    """Whether `exc` (or what it wraps) is PostgreSQL refusing a NUL character."""
+    seen: set[int] = set()
+    pending: list[BaseException | None] = [exc]
+    while pending:
+        error = pending.pop()
+        if error is None or id(error) in seen:
+            continue
+        seen.add(id(error))
+        code = getattr(error, "sqlstate", None) or getattr(error, "pgcode", None)
+        if code in _UNSTORABLE_TEXT:
+            return True
+        orig = getattr(error, "orig", None)
+        pending += [error.__cause__, error.__context__]
+        if isinstance(orig, BaseException):
+            pending.append(orig)
+    return False
+
+
 def install_problem_handlers(app: FastAPI) -> None:
     @app.exception_handler(ProblemError)
     async def _problem(request: Request, exc: ProblemError) -> JSONResponse:
@@ -205,6 +235,9 @@ def install_problem_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(Exception)
     async def _unhandled(request: Request, exc: Exception) -> JSONResponse:
+        if _unstorable_text(exc):
+            lang = request_language(request)
+            return problem_response(request, "validation", NUL_TEXT(lang))
         log.exception("unhandled error on %s %s", request.method, request.url.path)
         detail = Text("Đã có lỗi xảy ra, vui lòng thử lại sau.", "Something went wrong.")
         return problem_response(request, "internal", detail(request_language(request)))
