@@ -121,6 +121,10 @@ NOT_FOUND = Text("Không tìm thấy hồ sơ.", "No such dossier.")
 FORBIDDEN_FOR_OFFICERS = Text(
     "Chỉ người nộp hồ sơ được làm việc này.", "Only the filer of the dossier may do this."
 )
+TOKEN_ONLY_FILES_AND_SUBMIT = Text(
+    "Mã hồ sơ không tài khoản chỉ dùng để đính kèm tệp và gửi hồ sơ.",
+    "The token of a dossier filed without an account only attaches files and sends it.",
+)
 ONLY_OFFICERS = Text(
     "Chỉ cán bộ của cơ quan giải quyết được làm việc này.",
     "Only an officer of the competent agency may do this.",
@@ -272,7 +276,9 @@ class DossierService:
 
     async def update(self, dossier_id: str, actor: Actor, data: schemas.DossierUpdate) -> Dossier:
         dossier = await self._as_filer(dossier_id, actor)
-        if actor.role == "accountless" or dossier.status not in EDITABLE:
+        if actor.role == "accountless":
+            raise ProblemError("forbidden", TOKEN_ONLY_FILES_AND_SUBMIT, status=403)
+        if dossier.status not in EDITABLE:
             raise self._not_editable(dossier)
         if data.applicant is not None:
             dossier.applicant = data.applicant
@@ -284,7 +290,9 @@ class DossierService:
     async def discard(self, dossier_id: str, actor: Actor) -> list[str]:
         """Delete a draft; returns the storage keys of its files (removed after commit)."""
         dossier = await self._as_filer(dossier_id, actor)
-        if actor.role == "accountless" or dossier.status != "draft":
+        if actor.role == "accountless":
+            raise ProblemError("forbidden", TOKEN_ONLY_FILES_AND_SUBMIT, status=403)
+        if dossier.status != "draft":
             raise self._not_editable(dossier)
         keys = [f.storage_key for f in await self._files(dossier.id)]
         await self.session.delete(dossier)
