@@ -20,7 +20,12 @@ def _relay_for(service: str) -> tuple[Relay, Heartbeat]:
     settings = importlib.import_module(f"services.{service}.settings").get_settings()
     models = importlib.import_module(f"services.{service}.models")
     celery = importlib.import_module(f"services.{service}.tasks").celery
-    relay = Relay(database_for(settings.resolved_database_url()), models.OutboxMessage, celery)
+    relay = Relay(
+        database_for(settings.resolved_database_url()),
+        models.OutboxMessage,
+        celery,
+        replay_window=settings.outbox_replay_seconds,
+    )
     beat = Heartbeat(settings.redis_url, "relay", service, f"{socket.gethostname()}-{os.getpid()}")
     return relay, beat
 

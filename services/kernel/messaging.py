@@ -47,7 +47,11 @@ def make_celery(service: str, settings: ServiceSettings) -> Celery:
             "socket_connect_timeout": 3,
             "retry_on_timeout": True,
         },
-        worker_cancel_long_running_tasks_on_connection_loss=True,
+        # A task running when the broker connection drops finishes rather than being killed:
+        # killed between the SMTP server's "250" and the notifier's commit, an e-mail would
+        # be sent again. Every task is idempotent (deliveries locked by message id, processed
+        # message ids), so the copy Redis gives back later is skipped.
+        worker_cancel_long_running_tasks_on_connection_loss=False,
     )
     _install_worker_heartbeat(app, service, settings.redis_url)
     install_task_metrics(app, service)

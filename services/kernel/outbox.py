@@ -1,7 +1,14 @@
 """The transactional outbox: a state change and the message it causes are written in one
 transaction; a relay publishes pending rows to Celery and marks them, retrying while Redis is
 down. Rows can also be scheduled for later (`available_at`), which is how long retry waits are
-kept in the database rather than parked in Redis."""
+kept in the database rather than parked in Redis.
+
+A Redis that restarts without its data loses the messages it held (queued, or delivered but not
+yet acknowledged), although their rows are marked published. The relay notices: it keeps a
+marker key per service in Redis (the broker's "epoch"); when the marker is gone or changed, it
+marks every row published in the last `replay_window` as pending again, and the normal pass
+publishes them once more. Consumers are idempotent by message id (the notifier's deliveries,
+the dossiers service's processed messages), so what had already been handled is skipped."""
 
 from __future__ import annotations
 
@@ -11,8 +18,9 @@ import datetime as dt
 import logging
 from typing import Any
 
+import redis
 from celery import Celery
-from sqlalchemy import JSON, Integer, String, Text, select
+from sqlalchemy import JSON, Integer, String, Text, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -87,11 +95,65 @@ class Relay:
         celery: Celery,
         *,
         batch_size: int = 200,
+        replay_window: float = 24 * 3600,
+        epoch_check_interval: float = 1.0,
     ) -> None:
         self.db = db
         self.outbox = outbox
         self.celery = celery
         self.batch_size = batch_size
+        self.replay_window = dt.timedelta(seconds=replay_window)
+        self.epoch_check_interval = epoch_check_interval
+        self.epoch_key = f"portal:outbox-epoch:{celery.main}"
+        self._epoch: str | None = None
+        self._epoch_checked = 0.0
+        self._redis: redis.Redis | None = None
+
+    def _broker(self) -> redis.Redis:
+        if self._redis is None:
+            self._redis = redis.Redis.from_url(
+                str(self.celery.conf.broker_url), socket_timeout=3, socket_connect_timeout=3
+            )
+        return self._redis
+
+    async def check_broker_epoch(self) -> int:
+        """Re-publish recent rows when Redis lost its data (the marker is missing or another
+        one); returns how many rows were marked pending again. Raises when Redis is down."""
+        now = asyncio.get_running_loop().time()
+        if self._epoch is not None and now - self._epoch_checked < self.epoch_check_interval:
+            return 0
+        broker = self._broker()
+        seen = broker.get(self.epoch_key)
+        current = seen.decode() if seen is not None else None
+        replayed = 0
+        if current is None or (self._epoch is not None and current != self._epoch):
+            replayed = await self.replay_recent()
+            broker.set(self.epoch_key, new_id(), nx=True)  # or adopt another relay's marker
+            seen = broker.get(self.epoch_key)
+            current = seen.decode() if seen is not None else None
+        self._epoch, self._epoch_checked = current, now
+        return replayed
+
+    async def replay_recent(self) -> int:
+        """Mark the rows published within the replay window as pending again."""
+        cutoff = utcnow() - self.replay_window
+        async with self.db.sessionmaker() as session:
+            result = await session.execute(
+                update(self.outbox)
+                .where(self.outbox.published_at.is_not(None), self.outbox.published_at >= cutoff)
+                .values(published_at=None)
+            )
+            await session.commit()
+        count = int(getattr(result, "rowcount", 0) or 0)
+        if count:
+            log.warning(
+                "relay %s: Redis holds no marker (it lost its data, or is new): re-publishing "
+                "%d message(s) published since %s",
+                self.celery.main,
+                count,
+                cutoff.isoformat(timespec="seconds"),
+            )
+        return count
 
     def _publish(self, row: OutboxMixin) -> None:
         self.celery.send_task(
@@ -105,6 +167,7 @@ class Relay:
     async def publish_pending(self) -> int:
         """One pass; returns how many rows were published. Raises when the broker is down,
         after marking what did go out."""
+        await self.check_broker_epoch()
         async with self.db.sessionmaker() as session:
             query = (
                 select(self.outbox)

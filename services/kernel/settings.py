@@ -38,6 +38,11 @@ class ServiceSettings(BaseSettings):
     celery_visibility_timeout: int = Field(600, validation_alias=_env("CELERY_VISIBILITY_TIMEOUT"))
     public_url: str = Field("http://127.0.0.1:8000", validation_alias=_env("PORTAL_PUBLIC_URL"))
     relay_poll_interval: float = Field(0.2, validation_alias=_env("PORTAL_RELAY_POLL_INTERVAL"))
+    outbox_replay_seconds: float = Field(
+        24 * 3600, validation_alias=_env("PORTAL_OUTBOX_REPLAY_SECONDS")
+    )
+    """When Redis lost its data, the relay publishes again what it published this long ago or
+    less (services/kernel/outbox.py); longer than any message can wait in a queue."""
     storage_backend: Literal["local", "s3"] = Field(
         "local", validation_alias=_env("PORTAL_STORAGE")
     )
