@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import html
+import time
 from typing import Annotated, Any
 
+import anyio
 from fastapi import APIRouter, Depends, Form, Query, Request, Response
 from fastapi.responses import HTMLResponse
 
@@ -36,6 +38,11 @@ def _profile(user: User) -> schemas.ProfileOut:
 
 def _client(request: Request) -> str:
     return request.client.host if request.client else "unknown"
+
+
+async def _no_sooner_than(seconds: float, started: float) -> None:
+    """Wait out the rest of `seconds` since `started` (a `time.perf_counter()` reading)."""
+    await anyio.sleep(max(0.0, seconds - (time.perf_counter() - started)))
 
 
 @router.get("/captcha", response_model=schemas.CaptchaOut, tags=["captcha"])
@@ -107,7 +114,9 @@ async def activate_link(
 async def resend_activation(
     body: schemas.EmailIn, request: Request, service: Service, session: Session
 ) -> Any:
+    started = time.perf_counter()
     text = await commit_through(session, service.resend_activation(body.email))
+    await _no_sooner_than(service.settings.answer_floor_seconds, started)
     return schemas.Accepted(detail=text(request_language(request)))
 
 
@@ -169,7 +178,10 @@ async def change_password(
 async def password_reset(
     body: schemas.EmailIn, request: Request, service: Service, session: Session
 ) -> Any:
+    """The same answer, after the same time, whether or not the address has an account."""
+    started = time.perf_counter()
     text = await commit_through(session, service.request_password_reset(body.email))
+    await _no_sooner_than(service.settings.answer_floor_seconds, started)
     return schemas.Accepted(detail=text(request_language(request)))
 
 
