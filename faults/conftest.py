@@ -56,13 +56,13 @@ def fault_env(durations: Durations) -> dict[str, str]:
     """Settings the scenarios run with: retries long enough to outlast the SMTP outage, and a
     visibility timeout short enough that a message held by a killed worker comes back within
     the scenario (600 s by default)."""
-    outage = max(durations.smtp_down, durations.redis_down)
+    outage = durations.smtp_down + durations.smtp_slow + durations.smtp_reset + 10
     replay = os.environ.get("FAULTS_OUTBOX_REPLAY_SECONDS")  # 0: see what is lost without it
     return {
         **({"PORTAL_OUTBOX_REPLAY_SECONDS": replay} if replay else {}),
         "NOTIFIER_RETRY_BASE_SECONDS": "0.5",
         "NOTIFIER_RETRY_MAX_SECONDS": "5",
-        "NOTIFIER_MAX_ATTEMPTS": str(int(outage / 2.5) + 20),
+        "NOTIFIER_MAX_ATTEMPTS": str(int(outage / 2) + 20),
         "CELERY_VISIBILITY_TIMEOUT": os.environ.get("FAULTS_VISIBILITY_TIMEOUT", "45"),
     }
 

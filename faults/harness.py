@@ -137,7 +137,7 @@ class _FaultHandler:
             # The server has taken the message (a real one would deliver it), then the connection
             # drops before "250": the client cannot know, and a retry delivers it twice.
             sink.resets += 1
-            sink.ambiguous.append(portal_id)
+            sink.ambiguous.append((received.recipient, received.template))
             server.transport.abort()
             return "421 reset"
         return "250 Message accepted"
@@ -154,7 +154,7 @@ class FaultSmtp(SmtpSink):
         self.received: list[Received] = []
         self.delay = 2.0
         self.resets = 0
-        self.ambiguous: list[str] = []
+        self.ambiguous: list[tuple[str, str]] = []
 
     def start(self) -> None:
         sink = self
@@ -576,7 +576,8 @@ def mail_report(smtp: FaultSmtp, load: Load, fault_end: float | None) -> dict[st
     lost = {k: n - got[k] for k, n in expected.items() if got[k] < n}
     duplicated = {k: got[k] - n for k, n in expected.items() if got[k] > n}
     unexpected = {k: n for k, n in got.items() if k not in expected and k[0] not in uncertain}
-    ambiguous = set(smtp.ambiguous)
+    ambiguous = Counter(smtp.ambiguous)
+    unexplained = {k: n - ambiguous[k] for k, n in duplicated.items() if n > ambiguous[k]}
     arrivals: dict[tuple[str, str], float] = {}
     for r in smtp.snapshot():
         arrivals.setdefault((r.recipient, r.template), r.at)
@@ -587,7 +588,9 @@ def mail_report(smtp: FaultSmtp, load: Load, fault_end: float | None) -> dict[st
         "emails_duplicated": sum(duplicated.values()),
         "emails_unexpected": sum(unexpected.values()),
         "requests_without_answer": len(uncertain),
-        "smtp_ambiguous_resets": len(ambiguous),
+        "smtp_ambiguous_resets": sum(ambiguous[k] for k in expected),
+        "emails_duplicated_not_by_smtp": sum(unexplained.values()),
+        "unexplained_duplicates": [list(k) for k in list(unexplained)[:5]],
         "lost_examples": [list(k) for k in list(lost)[:5]],
         "duplicated_examples": [list(k) for k in list(duplicated)[:5]],
     }
