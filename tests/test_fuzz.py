@@ -327,6 +327,16 @@ def test_a_procedure_changed_with_components_that_omit_defaults(
     assert response.status_code == 200, response.text
     [component] = response.json()["components"]
     assert component["name"] == "Đơn đề nghị thay đổi" and component["required"] is True
+    # and nulls where the procedure must keep a value ("online" is NOT NULL) change nothing
+    nulls = dict.fromkeys(("name", "online", "tier", "fees", "steps", "components", "notes"))
+    again = httpx.put(
+        f"{fuzz_stack.base_url}/api/v1/catalogue/procedures/1.002032",
+        json={**nulls, "conditions": ""},
+        headers=role_headers["admin"],
+    )
+    assert again.status_code == 200, again.text
+    kept = again.json()
+    assert kept["online"] == response.json()["online"] and kept["components"] == [component]
 
 
 def test_every_public_operation_keeps_the_error_contract(

@@ -43,6 +43,11 @@ from services.kernel.storage import FileStorage, new_storage_key
 from services.kernel.uploads import DOCUMENT_TYPES, UploadRejected, check_upload
 
 FORM_TYPES = {k: v for k, v in DOCUMENT_TYPES.items() if not k.startswith("image/")}
+NULL_KEEPS = frozenset(
+    {"name", "field_id", "tier", "online", "fees", "steps", "legal_basis", "components"}
+    | {"present_at_counter", "notes"}
+)
+"""Fields of a procedure update where null means "unchanged" (they cannot be empty)."""
 CONTENT_FIELDS = (
     "fees",
     "steps",
@@ -465,8 +470,13 @@ class CatalogueService:
         procedure = await self.repo.procedure(id_or_code, for_update=True)
         if procedure is None or procedure.retired:
             raise not_found(PROCEDURE_NOT_FOUND)
-        # The fields the request names; nested models (components, fees...) keep their defaults.
-        changes = {k: v for k, v in data.model_dump().items() if k in data.model_fields_set}
+        # The fields the request names; nested models (components, fees...) keep their defaults,
+        # and a null where the procedure must have a value (or a list) leaves it as it is.
+        changes = {
+            k: v
+            for k, v in data.model_dump().items()
+            if k in data.model_fields_set and not (v is None and k in NULL_KEEPS)
+        }
         field = await self._active_field(changes.get("field_id", procedure.field_id), lang)
         tier = changes.get("tier") or tiers_of(procedure)
         agency_id = changes.get("agency_id", procedure.agency_id)
