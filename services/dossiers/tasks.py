@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
+from celery import Task
 from celery.exceptions import Reject
 from pydantic import ValidationError
 
@@ -13,6 +14,7 @@ from services.dossiers.settings import get_settings
 from services.kernel.contracts import AgenciesPublishedV1, ProcedurePublishedV1
 from services.kernel.db import database_for
 from services.kernel.messaging import make_celery, run_async
+from services.kernel.transient import retry_transient
 
 log = logging.getLogger("portal.dossiers.tasks")
 settings = get_settings()
@@ -27,15 +29,18 @@ async def keep_procedure_version(message: ProcedurePublishedV1) -> bool:
     return recorded
 
 
-@celery.task(name=ProcedurePublishedV1.TASK)
-def procedure_published(payload: dict[str, Any]) -> bool:
+@celery.task(name=ProcedurePublishedV1.TASK, bind=True)
+def procedure_published(self: Task, payload: dict[str, Any]) -> bool:
     """Keep a copy of a procedure version the catalogue published."""
     try:
         message = ProcedurePublishedV1.model_validate(payload)
     except ValidationError as exc:
         log.error("rejecting malformed procedure message: %s", exc)
         raise Reject(str(exc), requeue=False) from exc
-    return run_async(keep_procedure_version(message))
+    try:
+        return run_async(keep_procedure_version(message))
+    except Exception as exc:  # the database restarting: retry, not drop
+        retry_transient(self, exc)
 
 
 async def keep_agencies(message: AgenciesPublishedV1) -> bool:
@@ -46,15 +51,18 @@ async def keep_agencies(message: AgenciesPublishedV1) -> bool:
     return recorded
 
 
-@celery.task(name=AgenciesPublishedV1.TASK)
-def agencies_published(payload: dict[str, Any]) -> bool:
+@celery.task(name=AgenciesPublishedV1.TASK, bind=True)
+def agencies_published(self: Task, payload: dict[str, Any]) -> bool:
     """Keep the copy of the catalogue's agencies (where dossiers may be filed)."""
     try:
         message = AgenciesPublishedV1.model_validate(payload)
     except ValidationError as exc:
         log.error("rejecting malformed agencies message: %s", exc)
         raise Reject(str(exc), requeue=False) from exc
-    return run_async(keep_agencies(message))
+    try:
+        return run_async(keep_agencies(message))
+    except Exception as exc:  # the database restarting: retry, not drop
+        retry_transient(self, exc)
 
 
 async def purge_dossiers(drafts_older_than_days: float, messages_older_than_days: float) -> str:
