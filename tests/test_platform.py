@@ -190,3 +190,30 @@ def test_every_contract_template_exists() -> None:
 def test_a_template_missing_a_value_fails_permanently() -> None:
     with pytest.raises(PermanentFailure):
         render("password_reset", {"full_name": "A", "email": "a@example.vn"})
+
+
+def test_a_database_outage_answers_503_problem_with_retry_after() -> None:
+    from fastapi import FastAPI
+    from fastapi.testclient import TestClient
+    from sqlalchemy.exc import OperationalError
+
+    from services.kernel.errors import install_problem_handlers
+
+    app = FastAPI()
+    install_problem_handlers(app)
+
+    @app.get("/down")
+    async def down() -> None:
+        raise OperationalError("SELECT 1", {}, ConnectionRefusedError("connection refused"))
+
+    @app.get("/bug")
+    async def bug() -> None:
+        raise FileNotFoundError("a bug, not an outage")
+
+    with TestClient(app, raise_server_exceptions=False) as client:
+        response = client.get("/down")
+        assert response.status_code == 503
+        assert response.headers["content-type"] == "application/problem+json"
+        assert response.headers["retry-after"] == "5"
+        assert "thử lại" in response.json()["detail"]
+        assert client.get("/bug").status_code == 500

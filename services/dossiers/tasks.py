@@ -6,63 +6,38 @@ import logging
 from typing import Any
 
 from celery import Task
-from celery.exceptions import Reject
-from pydantic import ValidationError
 
 from services.dossiers.service import record_published_agencies, record_published_procedure
 from services.dossiers.settings import get_settings
 from services.kernel.contracts import AgenciesPublishedV1, ProcedurePublishedV1
 from services.kernel.db import database_for
-from services.kernel.messaging import make_celery, run_async
-from services.kernel.transient import retry_transient
+from services.kernel.messaging import consume, in_session, make_celery, run_async
 
 log = logging.getLogger("portal.dossiers.tasks")
 settings = get_settings()
 celery = make_celery("dossiers", settings)
 
 
-async def keep_procedure_version(message: ProcedurePublishedV1) -> bool:
-    db = database_for(settings.resolved_database_url())
-    async with db.sessionmaker() as session:
-        recorded = await record_published_procedure(session, message)
-        await session.commit()
-    return recorded
-
-
 @celery.task(name=ProcedurePublishedV1.TASK, bind=True)
 def procedure_published(self: Task, payload: dict[str, Any]) -> bool:
     """Keep a copy of a procedure version the catalogue published."""
-    try:
-        message = ProcedurePublishedV1.model_validate(payload)
-    except ValidationError as exc:
-        log.error("rejecting malformed procedure message: %s", exc)
-        raise Reject(str(exc), requeue=False) from exc
-    try:
-        return run_async(keep_procedure_version(message))
-    except Exception as exc:  # the database restarting: retry, not drop
-        retry_transient(self, exc)
 
+    async def keep(message: ProcedurePublishedV1) -> bool:
+        url = settings.resolved_database_url()
+        return await in_session(url, lambda s: record_published_procedure(s, message))
 
-async def keep_agencies(message: AgenciesPublishedV1) -> bool:
-    db = database_for(settings.resolved_database_url())
-    async with db.sessionmaker() as session:
-        recorded = await record_published_agencies(session, message)
-        await session.commit()
-    return recorded
+    return consume(self, ProcedurePublishedV1, payload, keep)
 
 
 @celery.task(name=AgenciesPublishedV1.TASK, bind=True)
 def agencies_published(self: Task, payload: dict[str, Any]) -> bool:
     """Keep the copy of the catalogue's agencies (where dossiers may be filed)."""
-    try:
-        message = AgenciesPublishedV1.model_validate(payload)
-    except ValidationError as exc:
-        log.error("rejecting malformed agencies message: %s", exc)
-        raise Reject(str(exc), requeue=False) from exc
-    try:
-        return run_async(keep_agencies(message))
-    except Exception as exc:  # the database restarting: retry, not drop
-        retry_transient(self, exc)
+
+    async def keep(message: AgenciesPublishedV1) -> bool:
+        url = settings.resolved_database_url()
+        return await in_session(url, lambda s: record_published_agencies(s, message))
+
+    return consume(self, AgenciesPublishedV1, payload, keep)
 
 
 async def purge_dossiers(drafts_older_than_days: float, messages_older_than_days: float) -> str:

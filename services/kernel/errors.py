@@ -9,7 +9,10 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from sqlalchemy.exc import DBAPIError
 from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from services.kernel.transient import is_transient
 
 log = logging.getLogger("portal.errors")
 
@@ -190,6 +193,14 @@ def _unstorable_text(exc: BaseException) -> bool:
     return False
 
 
+UNAVAILABLE = Text(
+    "Hệ thống đang tạm gián đoạn; yêu cầu có thể chưa được thực hiện. Vui lòng thử lại sau ít "
+    "phút.",
+    "The service is briefly unavailable; the request may not have been carried out. Please try "
+    "again shortly.",
+)
+
+
 def install_problem_handlers(app: FastAPI) -> None:
     @app.exception_handler(ProblemError)
     async def _problem(request: Request, exc: ProblemError) -> JSONResponse:
@@ -238,6 +249,15 @@ def install_problem_handlers(app: FastAPI) -> None:
         if _unstorable_text(exc):
             lang = request_language(request)
             return problem_response(request, "validation", NUL_TEXT(lang))
+        if isinstance(exc, DBAPIError | ConnectionError | TimeoutError) and is_transient(exc):
+            # the database restarting or unreachable: a passing fault, worth another try
+            log.warning("unavailable on %s %s: %r", request.method, request.url.path, exc)
+            return problem_response(
+                request,
+                "unavailable",
+                UNAVAILABLE(request_language(request)),
+                headers={"Retry-After": "5"},
+            )
         log.exception("unhandled error on %s %s", request.method, request.url.path)
         detail = Text("Đã có lỗi xảy ra, vui lòng thử lại sau.", "Something went wrong.")
         return problem_response(request, "internal", detail(request_language(request)))

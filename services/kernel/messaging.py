@@ -7,21 +7,28 @@ are counted and timed by name and outcome (services/kernel/metrics.py); a worker
 from __future__ import annotations
 
 import asyncio
+import logging
 import os
 import socket
 import threading
-from collections.abc import Coroutine
+from collections.abc import Callable, Coroutine
 from typing import Any, TypeVar
 
-from celery import Celery
+from celery import Celery, Task
+from celery.exceptions import Reject
 from celery.signals import worker_init, worker_ready, worker_shutdown
+from pydantic import ValidationError
+from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.kernel.contracts import ROUTES
+from services.kernel.contracts import ROUTES, Contract
+from services.kernel.db import database_for
 from services.kernel.health import Heartbeat
 from services.kernel.metrics import install_task_metrics, start_worker_metrics_server
 from services.kernel.settings import ServiceSettings
+from services.kernel.transient import retry_transient
 
 T = TypeVar("T")
+log = logging.getLogger("portal.messaging")
 
 
 def make_celery(service: str, settings: ServiceSettings) -> Celery:
@@ -97,3 +104,34 @@ def run_async(coro: Coroutine[Any, Any, T]) -> T:
         _loop = asyncio.new_event_loop()
         _loop_pid = os.getpid()
     return _loop.run_until_complete(coro)
+
+
+C = TypeVar("C", bound=Contract)
+
+
+def consume(
+    task: Task,
+    contract: type[C],
+    payload: dict[str, Any],
+    handle: Callable[[C], Coroutine[Any, Any, T]],
+) -> T:
+    """What every consumer does with a message: a payload that does not fit its contract is
+    rejected (never retried, never requeued); the handler runs on the worker's event loop; a
+    passing fault of the database retries with backoff instead of dropping the message."""
+    try:
+        message = contract.model_validate(payload)
+    except ValidationError as exc:
+        log.error("rejecting a malformed %s message: %s", contract.TASK, exc)
+        raise Reject(str(exc), requeue=False) from exc
+    try:
+        return run_async(handle(message))
+    except Exception as exc:
+        retry_transient(task, exc)
+
+
+async def in_session(url: str, work: Callable[[AsyncSession], Coroutine[Any, Any, T]]) -> T:
+    """Run `work` in a session of the database at `url` and commit: a task's edge."""
+    async with database_for(url).sessionmaker() as session:
+        result = await work(session)
+        await session.commit()
+    return result
