@@ -15,14 +15,12 @@ from zoneinfo import ZoneInfo
 
 from jsonschema import Draft202012Validator
 from sqlalchemy import delete, func, select, update
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.dossiers import schemas
 from services.dossiers.deadlines import add_working_days, is_overdue, working_days_between
 from services.dossiers.models import (
     AgencyCopy,
-    CodeSequence,
     Dossier,
     DossierFile,
     HistoryEntry,
@@ -30,6 +28,7 @@ from services.dossiers.models import (
     ProcedureCopy,
     ProcessedMessage,
 )
+from services.dossiers.repository import DossiersRepository
 from services.dossiers.schemas import STATUS_LABELS
 from services.dossiers.settings import DossiersSettings
 from services.kernel.auth import Principal
@@ -148,24 +147,15 @@ class DossierService:
         self, session: AsyncSession, settings: DossiersSettings, storage: FileStorage
     ) -> None:
         self.session = session
+        self.repo = DossiersRepository(session)
         self.settings = settings
         self.storage = storage
 
-    @property
-    def postgres(self) -> bool:
-        return self.session.bind.dialect.name == "postgresql"
-
     # -- loading, with the access rules ------------------------------------------------------
-
-    async def _get(self, dossier_id: str, *, for_update: bool = False) -> Dossier | None:
-        query = select(Dossier).where(Dossier.id == dossier_id)
-        if for_update:
-            query = query.with_for_update()
-        return await self.session.scalar(query)
 
     async def _visible(self, dossier_id: str, actor: Actor, *, for_update: bool = False) -> Dossier:
         """The dossier if the actor may see it; 404 otherwise (no hint that it exists)."""
-        dossier = await self._get(dossier_id, for_update=for_update)
+        dossier = await self.repo.dossier(dossier_id, for_update=for_update)
         if dossier is None:
             raise not_found()
         if actor.role == "citizen" and dossier.owner_id == actor.user_id:
@@ -190,9 +180,7 @@ class DossierService:
 
     async def actor_for_token(self, token: str) -> Actor | None:
         """The holder of an accountless dossier's capability token."""
-        dossier = await self.session.scalar(
-            select(Dossier).where(Dossier.token_hash == digest(token))
-        )
+        dossier = await self.repo.dossier_by_token(digest(token))
         if dossier is None:
             return None
         return Actor(role="accountless", dossier_id=dossier.id, email=dossier.email)
@@ -200,12 +188,7 @@ class DossierService:
     # -- filing ------------------------------------------------------------------------------
 
     async def _procedure(self, procedure_id: str, lang: str) -> ProcedureCopy:
-        copy = await self.session.scalar(
-            select(ProcedureCopy).where(
-                (ProcedureCopy.procedure_id == procedure_id) | (ProcedureCopy.code == procedure_id),
-                ProcedureCopy.is_latest.is_(True),
-            )
-        )
+        copy = await self.repo.latest_procedure(procedure_id)
         if copy is None or copy.retired:
             message = Text(
                 "Không có thủ tục này, hoặc thủ tục đã ngừng áp dụng.",
@@ -222,8 +205,8 @@ class DossierService:
         snapshot = procedure.snapshot
         province = "province" in snapshot.get("tier", [])
         if agency_id is None and province and procedure.agency_id:
-            return await self.session.get(AgencyCopy, procedure.agency_id)
-        agency = await self.session.get(AgencyCopy, agency_id) if agency_id else None
+            return await self.repo.agency(procedure.agency_id)
+        agency = await self.repo.agency(agency_id) if agency_id else None
         commune_ok = (
             agency is not None
             and not agency.retired
@@ -269,7 +252,7 @@ class DossierService:
                 "An e-mail address is needed to receive the dossier's notices.",
             )
             raise validation([_error("applicant.email", "email_required", message, lang)], message)
-        self.session.add(dossier)
+        self.repo.add(dossier)
         await self.session.flush()
         await self._history(dossier, "created", actor, None)
         return dossier, token
@@ -294,7 +277,7 @@ class DossierService:
             raise ProblemError("forbidden", TOKEN_ONLY_FILES_AND_SUBMIT, status=403)
         if dossier.status != "draft":
             raise self._not_editable(dossier)
-        keys = [f.storage_key for f in await self._files(dossier.id)]
+        keys = [f.storage_key for f in await self.repo.files(dossier.id)]
         await self.session.delete(dossier)
         await self.session.flush()
         return keys
@@ -311,12 +294,6 @@ class DossierService:
         )
 
     # -- files -------------------------------------------------------------------------------
-
-    async def _files(self, dossier_id: str, kind: str | None = None) -> list[DossierFile]:
-        query = select(DossierFile).where(DossierFile.dossier_id == dossier_id)
-        if kind:
-            query = query.where(DossierFile.kind == kind)
-        return list(await self.session.scalars(query.order_by(DossierFile.created_at)))
 
     async def attach(
         self,
@@ -337,7 +314,7 @@ class DossierService:
                 Text("Hồ sơ không có thành phần này.", "The dossier has no such component."),
                 status=404,
             )
-        used = sum(f.size for f in await self._files(dossier.id, "attachment"))
+        used = sum(f.size for f in await self.repo.files(dossier.id, "attachment"))
         return await self._store(dossier, component_id, "attachment", filename, data, used, lang)
 
     async def _store(
@@ -380,7 +357,7 @@ class DossierService:
             sha256=checked.sha256,
             storage_key=key,
         )
-        self.session.add(stored)
+        self.repo.add(stored)
         await self.session.flush()
         return stored
 
@@ -390,14 +367,7 @@ class DossierService:
         editable = EDITABLE if actor.role == "citizen" else frozenset({"draft"})
         if dossier.status not in editable:
             raise self._not_editable(dossier)
-        stored = await self.session.scalar(
-            select(DossierFile).where(
-                DossierFile.id == file_id,
-                DossierFile.dossier_id == dossier.id,
-                DossierFile.component_id == component_id,
-                DossierFile.kind == "attachment",
-            )
-        )
+        stored = await self.repo.file(dossier.id, file_id, "attachment", component_id)
         if stored is None:
             raise ProblemError("not-found", Text("Không có tệp này.", "No such file."), status=404)
         await self.session.delete(stored)
@@ -415,13 +385,7 @@ class DossierService:
     async def _file_of(
         self, dossier: Dossier, file_id: str, kind: str
     ) -> tuple[DossierFile, bytes]:
-        stored = await self.session.scalar(
-            select(DossierFile).where(
-                DossierFile.id == file_id,
-                DossierFile.dossier_id == dossier.id,
-                DossierFile.kind == kind,
-            )
-        )
+        stored = await self.repo.file(dossier.id, file_id, kind)
         if stored is None:
             raise ProblemError("not-found", Text("Không có tệp này.", "No such file."), status=404)
         return stored, await self.storage.get(stored.storage_key)
@@ -458,7 +422,7 @@ class DossierService:
 
     async def _check_complete(self, dossier: Dossier, lang: str) -> None:
         errors: list[dict[str, Any]] = []
-        with_files = {f.component_id for f in await self._files(dossier.id, "attachment")}
+        with_files = {f.component_id for f in await self.repo.files(dossier.id, "attachment")}
         for component in dossier.procedure.get("components", []):
             if component.get("required") and component["id"] not in with_files:
                 message = Text(
@@ -484,19 +448,9 @@ class DossierService:
             )
 
     async def _allocate_code(self, agency_id: str) -> str:
-        """`<agency>-<yymmdd>-<n>`: numbered per agency and local day, without races (the
-        counter row is incremented in place, under its row lock)."""
+        """`<agency>-<yymmdd>-<n>`: numbered per agency and local day."""
         today = utcnow().astimezone(LOCAL).date()
-        dialect = postgresql if self.postgres else sqlite
-        statement = (
-            dialect.insert(CodeSequence)
-            .values(agency_id=agency_id, day=today, last=1)
-            .on_conflict_do_update(
-                index_elements=["agency_id", "day"], set_={"last": CodeSequence.last + 1}
-            )
-            .returning(CodeSequence.last)
-        )
-        number = (await self.session.execute(statement)).scalar_one()
+        number = await self.repo.next_number(agency_id, today)
         return f"{agency_id}-{today:%y%m%d}-{number:04d}"
 
     # -- processing (officers) ---------------------------------------------------------------
@@ -588,7 +542,7 @@ class DossierService:
 
     async def _history(self, dossier: Dossier, action: str, actor: Actor, note: str | None) -> None:
         dossier.history_count = (dossier.history_count or 0) + 1
-        self.session.add(
+        self.repo.add(
             HistoryEntry(
                 id=new_id(),
                 dossier_id=dossier.id,
@@ -629,9 +583,9 @@ class DossierService:
         elif dossier.status == "rejected":
             context["reason"] = dossier.rejection_reason
         elif dossier.status == "result_returned":
-            results = await self._files(dossier.id, "result")
+            results = await self.repo.files(dossier.id, "result")
             context["results"] = [f.filename for f in results]
-            context["note"] = await self._last_note(dossier.id)
+            context["note"] = await self.repo.last_note(dossier.id)
         add_message(
             self.session,
             OutboxMessage,
@@ -643,14 +597,6 @@ class DossierService:
             ),
         )
 
-    async def _last_note(self, dossier_id: str) -> str | None:
-        return await self.session.scalar(
-            select(HistoryEntry.note)
-            .where(HistoryEntry.dossier_id == dossier_id)
-            .order_by(HistoryEntry.seq.desc())
-            .limit(1)
-        )
-
     # -- reading -----------------------------------------------------------------------------
 
     async def view(self, dossier_id: str, actor: Actor) -> dict[str, Any]:
@@ -660,7 +606,7 @@ class DossierService:
         return await self.render(dossier)
 
     async def render(self, dossier: Dossier) -> dict[str, Any]:
-        files = await self._files(dossier.id)
+        files = await self.repo.files(dossier.id)
         by_component: dict[str | None, list[dict[str, Any]]] = {}
         for f in files:
             by_component.setdefault(
@@ -750,30 +696,16 @@ class DossierService:
     async def _page(
         self, conditions: list[Any], page: int, page_size: int, order: Any
     ) -> dict[str, Any]:
-        total = await self.session.scalar(
-            select(func.count()).select_from(Dossier).where(*conditions)
-        )
-        rows = await self.session.scalars(
-            select(Dossier)
-            .where(*conditions)
-            .order_by(order, Dossier.id)
-            .offset((page - 1) * page_size)
-            .limit(page_size)
-        )
+        rows, total = await self.repo.page(conditions, order, (page - 1) * page_size, page_size)
         return {
             "items": [self.summary(d) for d in rows],
-            "total": total or 0,
+            "total": total,
             "page": page,
             "page_size": page_size,
         }
 
     async def counts(self, actor: Actor) -> dict[str, int]:
-        rows = await self.session.execute(
-            select(Dossier.status, func.count())
-            .where(Dossier.owner_id == actor.user_id)
-            .group_by(Dossier.status)
-        )
-        found = dict(rows.all())
+        found = await self.repo.counts_by_status(actor.user_id or "")
         return {status: int(found.get(status, 0)) for status in schemas.STATUSES}
 
     async def history(self, dossier_id: str, actor: Actor) -> list[dict[str, Any]]:
@@ -781,11 +713,7 @@ class DossierService:
         return await self._history_of(dossier)
 
     async def _history_of(self, dossier: Dossier) -> list[dict[str, Any]]:
-        rows = await self.session.scalars(
-            select(HistoryEntry)
-            .where(HistoryEntry.dossier_id == dossier.id)
-            .order_by(HistoryEntry.seq)
-        )
+        rows = await self.repo.history(dossier.id)
         return [
             {
                 "at": h.at,
@@ -799,7 +727,7 @@ class DossierService:
         ]
 
     async def _tracked(self, code: str, token: str) -> Dossier:
-        dossier = await self.session.scalar(select(Dossier).where(Dossier.code == code))
+        dossier = await self.repo.dossier_by_code(code)
         if (
             dossier is None
             or dossier.tracking_hash is None
@@ -817,7 +745,7 @@ class DossierService:
             "due_at": dossier.due_at,
             "supplement_request": dossier.supplement_request,
             "rejection_reason": dossier.rejection_reason,
-            "results": [_file_out(f) for f in await self._files(dossier.id, "result")],
+            "results": [_file_out(f) for f in await self.repo.files(dossier.id, "result")],
             "history": await self._history_of(dossier),
         }
 
@@ -827,7 +755,7 @@ class DossierService:
         if actor is not None and actor.role != "accountless":
             dossier = await self._visible(dossier_id, actor)
         else:
-            dossier = await self._get(dossier_id)
+            dossier = await self.repo.dossier(dossier_id)
             if (
                 dossier is None
                 or not tracking

@@ -1,0 +1,132 @@
+"""Queries of the dossiers database."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Sequence
+from typing import Any
+
+from sqlalchemy import ColumnElement, func, select
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from services.dossiers.models import (
+    AgencyCopy,
+    CodeSequence,
+    Dossier,
+    DossierFile,
+    HistoryEntry,
+    ProcedureCopy,
+)
+
+
+class DossiersRepository:
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    @property
+    def postgres(self) -> bool:
+        return self.session.bind.dialect.name == "postgresql"
+
+    def add(self, obj: object) -> None:
+        self.session.add(obj)
+
+    # -- dossiers ----------------------------------------------------------------------------
+
+    async def dossier(self, dossier_id: str, *, for_update: bool = False) -> Dossier | None:
+        query = select(Dossier).where(Dossier.id == dossier_id)
+        if for_update:
+            query = query.with_for_update()
+        return await self.session.scalar(query)
+
+    async def dossier_by_token(self, token_hash: str) -> Dossier | None:
+        return await self.session.scalar(select(Dossier).where(Dossier.token_hash == token_hash))
+
+    async def dossier_by_code(self, code: str) -> Dossier | None:
+        return await self.session.scalar(select(Dossier).where(Dossier.code == code))
+
+    async def page(
+        self, conditions: Sequence[ColumnElement[bool]], order: Any, offset: int, limit: int
+    ) -> tuple[list[Dossier], int]:
+        total = await self.session.scalar(
+            select(func.count()).select_from(Dossier).where(*conditions)
+        )
+        rows = await self.session.scalars(
+            select(Dossier)
+            .where(*conditions)
+            .order_by(order, Dossier.id)
+            .offset(offset)
+            .limit(limit)
+        )
+        return list(rows), total or 0
+
+    async def counts_by_status(self, owner_id: str) -> dict[str, int]:
+        rows = await self.session.execute(
+            select(Dossier.status, func.count())
+            .where(Dossier.owner_id == owner_id)
+            .group_by(Dossier.status)
+        )
+        return {status: int(n) for status, n in rows.all()}
+
+    async def next_number(self, agency_id: str, day: dt.date) -> int:
+        """The agency's next dossier number of the day: the counter row is incremented in place,
+        under its row lock, so concurrent sends never get the same number."""
+        dialect = postgresql if self.postgres else sqlite
+        statement = (
+            dialect.insert(CodeSequence)
+            .values(agency_id=agency_id, day=day, last=1)
+            .on_conflict_do_update(
+                index_elements=["agency_id", "day"], set_={"last": CodeSequence.last + 1}
+            )
+            .returning(CodeSequence.last)
+        )
+        return int((await self.session.execute(statement)).scalar_one())
+
+    # -- files and history -------------------------------------------------------------------
+
+    async def files(self, dossier_id: str, kind: str | None = None) -> list[DossierFile]:
+        query = select(DossierFile).where(DossierFile.dossier_id == dossier_id)
+        if kind:
+            query = query.where(DossierFile.kind == kind)
+        return list(await self.session.scalars(query.order_by(DossierFile.created_at)))
+
+    async def file(
+        self, dossier_id: str, file_id: str, kind: str, component_id: str | None = None
+    ) -> DossierFile | None:
+        query = select(DossierFile).where(
+            DossierFile.id == file_id,
+            DossierFile.dossier_id == dossier_id,
+            DossierFile.kind == kind,
+        )
+        if component_id is not None:
+            query = query.where(DossierFile.component_id == component_id)
+        return await self.session.scalar(query)
+
+    async def history(self, dossier_id: str) -> list[HistoryEntry]:
+        rows = await self.session.scalars(
+            select(HistoryEntry)
+            .where(HistoryEntry.dossier_id == dossier_id)
+            .order_by(HistoryEntry.seq)
+        )
+        return list(rows)
+
+    async def last_note(self, dossier_id: str) -> str | None:
+        return await self.session.scalar(
+            select(HistoryEntry.note)
+            .where(HistoryEntry.dossier_id == dossier_id)
+            .order_by(HistoryEntry.seq.desc())
+            .limit(1)
+        )
+
+    # -- the copy of the catalogue -----------------------------------------------------------
+
+    async def latest_procedure(self, id_or_code: str) -> ProcedureCopy | None:
+        return await self.session.scalar(
+            select(ProcedureCopy).where(
+                (ProcedureCopy.procedure_id == id_or_code) | (ProcedureCopy.code == id_or_code),
+                ProcedureCopy.is_latest.is_(True),
+            )
+        )
+
+    async def agency(self, agency_id: str) -> AgencyCopy | None:
+        return await self.session.get(AgencyCopy, agency_id)
