@@ -60,9 +60,12 @@ async def get_captcha(service: Service, response: Response) -> Any:
 async def register(
     body: schemas.RegisterIn, request: Request, service: Service, session: Session
 ) -> Any:
-    """Đăng ký: the same answer whether or not the e-mail already has an account."""
+    """Đăng ký: the same answer, after the same time, whether or not the e-mail already has an
+    account (a new account writes more rows than a notice to an existing one)."""
+    started = time.perf_counter()
     lang = request_language(request)
     text = await commit_through(session, service.register(body, lang))
+    await _no_sooner_than(service.settings.answer_floor_seconds, started)
     return schemas.Accepted(detail=text(lang))
 
 

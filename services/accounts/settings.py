@@ -22,9 +22,9 @@ class AccountsSettings(ServiceSettings):
     """At most this many codes and notices e-mailed to one account an hour; the rest are dropped
     silently, so the answer does not tell whether the address has an account."""
     answer_floor_seconds: float = 0.1
-    """Password reset and activation resend answer no sooner than this after the request came,
-    whether or not the address has an account: the work done for an account (codes, the e-mail
-    cap, the outbox) must not show in the answer's timing."""
+    """Registration, password reset and activation resend answer no sooner than this after the
+    request came, whether or not the address has an account: the work done for an account
+    (codes, the e-mail cap, the outbox) must not show in the answer's timing."""
     captcha_ttl: int = 10 * 60
     signing_key_file: Path | None = None
     secret_key: str = ""
