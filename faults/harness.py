@@ -23,8 +23,6 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-from aiosmtpd.controller import Controller
-from aiosmtpd.smtp import SMTP as SMTPServer
 
 from tests.dossiers_flow import pdf
 from tests.support import ROOT, Mail, SmtpSink, Stack, code_from, free_port, wait_until
@@ -156,20 +154,8 @@ class FaultSmtp(SmtpSink):
         self.resets = 0
         self.ambiguous: list[tuple[str, str]] = []
 
-    def start(self) -> None:
-        sink = self
-
-        class CountingSMTP(SMTPServer):
-            def connection_made(self, transport):  # type: ignore[no-untyped-def]
-                sink.connections += 1
-                super().connection_made(transport)
-
-        class _Controller(Controller):
-            def factory(self):  # type: ignore[no-untyped-def]
-                return CountingSMTP(self.handler, **self.SMTP_kwargs)
-
-        self._controller = _Controller(_FaultHandler(self), hostname="127.0.0.1", port=self.port)
-        self._controller.start()
+    def handler(self) -> Any:
+        return _FaultHandler(self)
 
     @property
     def up(self) -> bool:

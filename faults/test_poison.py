@@ -92,7 +92,7 @@ def test_poison_messages_fail_visibly_and_block_nothing(
         **dossier_report(stack, load),
     }
     log = stack.log_path.read_text(errors="replace")
-    result["malformed_rejected_in_log"] = "rejecting malformed e-mail message" in log
+    result["malformed_rejected_in_log"] = "rejecting a malformed notifier.send_email message" in log
     # What an operator sees and does, when the portal has the commands for it.
     listed = _portal(stack, "emails", "failed")
     if listed.returncode == 0:

@@ -112,8 +112,12 @@ class SmtpSink:
             def factory(self):  # type: ignore[no-untyped-def]
                 return CountingSMTP(self.handler, **self.SMTP_kwargs)
 
-        self._controller = _Controller(_Handler(self), hostname="127.0.0.1", port=self.port)
+        self._controller = _Controller(self.handler(), hostname="127.0.0.1", port=self.port)
         self._controller.start()
+
+    def handler(self) -> Any:
+        """The aiosmtpd handler; subclasses inject other failure modes here."""
+        return _Handler(self)
 
     def stop(self) -> None:
         if self._controller is not None:

@@ -32,7 +32,12 @@ from services.accounts.schemas import (
 )
 from services.accounts.settings import AccountsSettings
 from services.kernel.auth import Principal
-from services.kernel.captcha import load_captcha_secret, seal_challenge, verify_captcha
+from services.kernel.captcha import (
+    captcha_invalid,
+    load_captcha_secret,
+    seal_challenge,
+    verify_captcha,
+)
 from services.kernel.contracts import EmailTemplate, SendEmailV1
 from services.kernel.db import new_id, utcnow
 from services.kernel.errors import ProblemError, Text, field_error
@@ -160,16 +165,7 @@ class AccountService:
             test_mode=self.settings.captcha_mode == "test",
         )
         if not valid:
-            message = Text(
-                "Mã xác nhận không đúng hoặc đã hết hạn. Vui lòng lấy mã mới.",
-                "The captcha answer is wrong or expired. Please get a new captcha.",
-            )
-            raise ProblemError(
-                "captcha-invalid",
-                message,
-                status=400,
-                errors=[field_error(["captcha_answer"], "captcha_invalid", message, lang)],
-            )
+            raise captcha_invalid(lang)
 
     # -- registration and activation ---------------------------------------------------------
 

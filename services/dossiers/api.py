@@ -11,9 +11,9 @@ from services.dossiers import schemas
 from services.dossiers.models import DossierFile, SpentCaptcha
 from services.dossiers.service import Actor, DossierService
 from services.kernel.auth import OptionalPrincipal, unauthorized
-from services.kernel.captcha import load_captcha_secret, verify_captcha
+from services.kernel.captcha import captcha_invalid, load_captcha_secret, verify_captcha
 from services.kernel.db import commit_through
-from services.kernel.errors import ProblemError, Text, field_error, request_language
+from services.kernel.errors import ProblemError, Text, request_language
 from services.kernel.web import DbSession
 
 router = APIRouter()
@@ -138,16 +138,7 @@ async def create_accountless(
             test_mode=settings.captcha_mode == "test",
         )
         if not solved:
-            message = Text(
-                "Mã xác nhận không đúng hoặc đã hết hạn. Vui lòng lấy mã mới.",
-                "The captcha answer is wrong or expired. Please get a new captcha.",
-            )
-            raise ProblemError(
-                "captcha-invalid",
-                message,
-                status=400,
-                errors=[field_error(["captcha_answer"], "captcha_invalid", message, lang)],
-            )
+            raise captcha_invalid(lang)
         email = body.email or body.applicant.get("email")
         return await service.create(Actor(role="accountless"), body, lang, email=email)
 

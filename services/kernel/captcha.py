@@ -30,6 +30,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Mapped, mapped_column
 
 from services.kernel.db import UTCDateTime, utcnow
+from services.kernel.errors import ProblemError, Text, field_error
 
 if TYPE_CHECKING:
     from services.kernel.settings import ServiceSettings
@@ -204,3 +205,19 @@ async def purge_spent_captchas(
     cutoff = (now or utcnow()) - dt.timedelta(seconds=ttl + CLOCK_SKEW)
     result = await session.execute(delete(model).where(model.spent_at < cutoff))
     return int(result.rowcount or 0)  # type: ignore[attr-defined]
+
+
+CAPTCHA_INVALID = Text(
+    "Mã xác nhận không đúng hoặc đã hết hạn. Vui lòng lấy mã mới.",
+    "The captcha answer is wrong or expired. Please get a new captcha.",
+)
+
+
+def captcha_invalid(lang: str) -> ProblemError:
+    """The answer to a wrong, spent or expired captcha, the same in every service."""
+    return ProblemError(
+        "captcha-invalid",
+        CAPTCHA_INVALID,
+        status=400,
+        errors=[field_error(["captcha_answer"], "captcha_invalid", CAPTCHA_INVALID, lang)],
+    )
