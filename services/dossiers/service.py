@@ -11,14 +11,18 @@ import secrets
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlencode
-from zoneinfo import ZoneInfo
 
 from jsonschema import Draft202012Validator
 from sqlalchemy import delete, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.dossiers import schemas
-from services.dossiers.deadlines import add_working_days, is_overdue, working_days_between
+from services.dossiers.deadlines import (
+    LOCAL_TZ,
+    add_working_days,
+    is_overdue,
+    working_days_between,
+)
 from services.dossiers.models import (
     AgencyCopy,
     Dossier,
@@ -39,8 +43,6 @@ from services.kernel.outbox import add_message, claim_message
 from services.kernel.storage import FileStorage, new_storage_key
 from services.kernel.uploads import DOSSIER_TYPES, UploadRejected, check_upload
 from services.kernel.uploads import safe_display_name as display_name
-
-LOCAL = ZoneInfo("Asia/Ho_Chi_Minh")
 
 # -- the state machine: every transition a dossier can make, and from where -------------------
 
@@ -449,7 +451,7 @@ class DossierService:
 
     async def _allocate_code(self, agency_id: str) -> str:
         """`<agency>-<yymmdd>-<n>`: numbered per agency and local day."""
-        today = utcnow().astimezone(LOCAL).date()
+        today = utcnow().astimezone(LOCAL_TZ).date()
         number = await self.repo.next_number(agency_id, today)
         return f"{agency_id}-{today:%y%m%d}-{number:04d}"
 
@@ -810,7 +812,7 @@ def _schema_errors(
 
 
 def local_time(moment: dt.datetime) -> str:
-    return moment.astimezone(LOCAL).strftime("%d/%m/%Y %H:%M")
+    return moment.astimezone(LOCAL_TZ).strftime("%d/%m/%Y %H:%M")
 
 
 def safe_display_name(filename: str, extension: str) -> str:
