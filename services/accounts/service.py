@@ -39,7 +39,7 @@ from services.kernel.captcha import (
     verify_captcha,
 )
 from services.kernel.contracts import EmailTemplate, SendEmailV1
-from services.kernel.db import new_id, utcnow
+from services.kernel.db import conflict_insert, new_id, utcnow
 from services.kernel.errors import ProblemError, Text, field_error
 from services.kernel.outbox import add_message
 
@@ -294,12 +294,8 @@ class AccountService:
                 row.locked_until = now + lock
 
     async def _ensure_throttle_row(self, key: str) -> None:
-        if self.session.bind.dialect.name == "postgresql":
-            from sqlalchemy.dialects.postgresql import insert
-        else:
-            from sqlalchemy.dialects.sqlite import insert  # type: ignore[assignment]
         await self.session.execute(
-            insert(SignInThrottle)
+            conflict_insert(self.session, SignInThrottle)
             .values(key=key, failures=0, window_started_at=utcnow())
             .on_conflict_do_nothing(index_elements=["key"])
         )

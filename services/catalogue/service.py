@@ -525,9 +525,7 @@ class CatalogueService:
         try:
             sniffed = check_upload(data, filename, FORM_TYPES, self.settings.max_form_bytes)
         except UploadRejected as exc:
-            status = 413 if exc.reason_code == "too_large" else 415
-            code = "payload-too-large" if status == 413 else "unsupported-media-type"
-            raise ProblemError(code, Text(exc.vi_message, exc.en_message), status=status) from exc
+            raise exc.problem() from exc
         if form_id:
             form = await self.repo.form(procedure.id, form_id)
             if form is None:

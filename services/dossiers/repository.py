@@ -7,7 +7,6 @@ from collections.abc import Sequence
 from typing import Any
 
 from sqlalchemy import ColumnElement, func, select
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.dossiers.models import (
@@ -18,15 +17,12 @@ from services.dossiers.models import (
     HistoryEntry,
     ProcedureCopy,
 )
+from services.kernel.db import conflict_insert
 
 
 class DossiersRepository:
     def __init__(self, session: AsyncSession) -> None:
         self.session = session
-
-    @property
-    def postgres(self) -> bool:
-        return self.session.bind.dialect.name == "postgresql"
 
     def add(self, obj: object) -> None:
         self.session.add(obj)
@@ -71,9 +67,8 @@ class DossiersRepository:
     async def next_number(self, agency_id: str, day: dt.date) -> int:
         """The agency's next dossier number of the day: the counter row is incremented in place,
         under its row lock, so concurrent sends never get the same number."""
-        dialect = postgresql if self.postgres else sqlite
         statement = (
-            dialect.insert(CodeSequence)
+            conflict_insert(self.session, CodeSequence)
             .values(agency_id=agency_id, day=day, last=1)
             .on_conflict_do_update(
                 index_elements=["agency_id", "day"], set_={"last": CodeSequence.last + 1}

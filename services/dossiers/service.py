@@ -332,9 +332,7 @@ class DossierService:
         try:
             checked = check_upload(data, filename, DOSSIER_TYPES, self.settings.max_file_bytes)
         except UploadRejected as exc:
-            status = 413 if exc.reason_code == "too_large" else 415
-            code = "payload-too-large" if status == 413 else "unsupported-media-type"
-            raise ProblemError(code, Text(exc.vi_message, exc.en_message), status=status) from exc
+            raise exc.problem() from exc
         if used + checked.size > self.settings.max_dossier_bytes:
             raise ProblemError(
                 "payload-too-large",

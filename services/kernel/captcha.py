@@ -29,7 +29,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Mapped, mapped_column
 
-from services.kernel.db import UTCDateTime, utcnow
+from services.kernel.db import CONFLICT_DIALECTS, UTCDateTime, conflict_insert, utcnow
 from services.kernel.errors import ProblemError, Text, field_error
 
 if TYPE_CHECKING:
@@ -151,14 +151,9 @@ async def spend_captcha(session: AsyncSession, model: type[SpentCaptchaMixin], j
     concurrent requests with one id cannot both win: the primary key decides (PostgreSQL makes
     the second wait for the first transaction, then skips the row)."""
     values = {"jti": jti, "spent_at": utcnow()}
-    dialect = session.get_bind().dialect.name
-    if dialect in ("postgresql", "sqlite"):
-        if dialect == "postgresql":
-            from sqlalchemy.dialects.postgresql import insert
-        else:
-            from sqlalchemy.dialects.sqlite import insert  # type: ignore[assignment]
+    if session.get_bind().dialect.name in CONFLICT_DIALECTS:
         statement = (
-            insert(model)
+            conflict_insert(session, model)
             .values(**values)
             .on_conflict_do_nothing(index_elements=["jti"])
             .returning(model.jti)

@@ -7,9 +7,10 @@ import os
 import uuid
 from collections.abc import AsyncIterator, Awaitable
 from pathlib import Path
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from sqlalchemy import DateTime, event
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
     AsyncSession,
@@ -19,6 +20,18 @@ from sqlalchemy.ext.asyncio import (
 from sqlalchemy.types import TypeDecorator
 
 T = TypeVar("T")
+
+CONFLICT_DIALECTS = ("postgresql", "sqlite")
+"""The databases whose INSERT takes ON CONFLICT clauses (both the portal runs on)."""
+
+
+def conflict_insert(session: AsyncSession, table: Any) -> postgresql.Insert | sqlite.Insert:
+    """An INSERT of `table` that takes `on_conflict_do_nothing` / `on_conflict_do_update`: each
+    database has its own dialect's insert() for them."""
+    dialect = session.get_bind().dialect.name
+    if dialect not in CONFLICT_DIALECTS:
+        raise ValueError(f"no ON CONFLICT insert for {dialect}")
+    return (postgresql if dialect == "postgresql" else sqlite).insert(table)
 
 
 def utcnow() -> dt.datetime:

@@ -14,6 +14,8 @@ from dataclasses import dataclass
 
 import filetype
 
+from services.kernel.errors import ProblemError, Text
+
 PDF = "application/pdf"
 JPEG = "image/jpeg"
 PNG = "image/png"
@@ -73,6 +75,14 @@ class UploadRejected(Exception):
         self.reason_code = reason_code
         self.vi_message = vi_message
         self.en_message = en_message
+
+    def problem(self) -> ProblemError:
+        """The answer to the uploader: 413 for a file too large, 415 for any other refusal."""
+        if self.reason_code == "too_large":
+            code, status = "payload-too-large", 413
+        else:
+            code, status = "unsupported-media-type", 415
+        return ProblemError(code, Text(self.vi_message, self.en_message), status=status)
 
 
 def _reject(code: str, name: str, vi: str, en: str) -> UploadRejected:

@@ -7,11 +7,10 @@ import datetime as dt
 import logging
 import random
 
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.kernel.contracts import SendEmailV1
-from services.kernel.db import utcnow
+from services.kernel.db import conflict_insert, utcnow
 from services.kernel.outbox import add_message
 from services.notifier.mailer import (
     Mailer,
@@ -43,9 +42,8 @@ class NotifierService:
     async def _record(self, message: SendEmailV1) -> Delivery:
         """The message's delivery row, locked: inserted the first time (one statement; a
         concurrent first insert waits for the other transaction, then finds its row)."""
-        dialect = postgresql if self.session.bind.dialect.name == "postgresql" else sqlite
         inserted = await self.session.scalar(
-            dialect.insert(Delivery)
+            conflict_insert(self.session, Delivery)
             .values(
                 message_id=message.message_id,
                 recipient=str(message.to),
