@@ -118,16 +118,7 @@ class _FaultHandler:
         subject = str(message["Subject"])
         recipients = ",".join(envelope.rcpt_tos)
         received = Received(time.time(), recipients, template_of(subject), portal_id)
-        text = message.get_body(preferencelist=("plain",))
-        mail = Mail(
-            to=list(envelope.rcpt_tos),
-            subject=subject,
-            text=text.get_content() if text is not None else "",
-            html="",
-            message_id=str(message["Message-ID"]),
-            portal_message_id=portal_id,
-            raw=envelope.content,
-        )
+        mail = Mail(to=list(envelope.rcpt_tos), raw=envelope.content)
         with sink.lock:
             sink.received.append(received)
             sink.mails.append(mail)

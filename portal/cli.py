@@ -124,9 +124,14 @@ def _worker(args: argparse.Namespace) -> int:
 
 
 def _run(args: argparse.Namespace) -> int:
-    from portal.runner import run
+    from portal.runner import parse_concurrency, run
 
-    return run(worker_concurrency=args.concurrency)
+    spec = args.concurrency or os.environ.get("PORTAL_WORKER_CONCURRENCY", "1")
+    try:
+        plan = parse_concurrency(spec)
+    except ValueError as exc:
+        sys.exit(f"[portal] {exc}")
+    return run(worker_concurrency=plan)
 
 
 def _queues(args: argparse.Namespace) -> int:
@@ -209,7 +214,10 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True)
 
     p = sub.add_parser("run", help="run the whole portal locally (gateway, workers, relays)")
-    p.add_argument("--concurrency", type=int, default=1, help="processes per Celery worker")
+    p.add_argument(
+        "--concurrency",
+        help="pool processes per worker: N, or queue=N,… (default PORTAL_WORKER_CONCURRENCY or 1)",
+    )
     p.set_defaults(func=_run)
 
     p = sub.add_parser("migrate", help="upgrade service databases to the newest schema")

@@ -201,7 +201,23 @@ def worker_argv(queue: str, *, concurrency: int = 1) -> list[str]:
     ]
 
 
-def process_plan(port: int, worker_concurrency: int) -> list[tuple[str, list[str]]]:
+def parse_concurrency(spec: str) -> dict[str, int]:
+    """Pool processes per queue's worker from `N` (every queue) or `queue=N,...` (the others 1),
+    as `portal run --concurrency` and `PORTAL_WORKER_CONCURRENCY` take it."""
+    spec = spec.strip() or "1"
+    if spec.isdigit():
+        return {queue: max(1, int(spec)) for queue in QUEUES}
+    plan = dict.fromkeys(QUEUES, 1)
+    for part in spec.split(","):
+        queue, _, number = part.partition("=")
+        queue = queue.strip()
+        if queue not in QUEUES or not number.strip().isdigit() or int(number) < 1:
+            raise ValueError(f"bad worker concurrency {part!r}: use N or queue=N,… ({QUEUES})")
+        plan[queue] = int(number)
+    return plan
+
+
+def process_plan(port: int, worker_concurrency: dict[str, int]) -> list[tuple[str, list[str]]]:
     """What `portal run` starts: the gateway, a worker per queue, one relay for every outbox."""
     py = sys.executable
     plan = [
@@ -226,7 +242,9 @@ def process_plan(port: int, worker_concurrency: int) -> list[tuple[str, list[str
         )
     ]
     for queue in QUEUES:
-        plan.append((f"{queue}-worker", worker_argv(queue, concurrency=worker_concurrency)))
+        plan.append(
+            (f"{queue}-worker", worker_argv(queue, concurrency=worker_concurrency.get(queue, 1)))
+        )
     plan.append(("relay", [py, "-m", "portal", "relay", *MIGRATED_SERVICES]))
     return plan
 
@@ -240,7 +258,7 @@ def use_shared_metrics_dir(directory: Path) -> None:
     os.environ["PORTAL_METRICS_PORT"] = "0"
 
 
-def run(*, worker_concurrency: int = 1) -> int:
+def run(*, worker_concurrency: dict[str, int] | None = None) -> int:
     settings = ServiceSettings()
     settings.check_production()
     data_dir = settings.data_dir.resolve()
@@ -289,7 +307,8 @@ def run(*, worker_concurrency: int = 1) -> int:
     signal.signal(signal.SIGINT, _stop)
     signal.signal(signal.SIGTERM, _stop)
     try:
-        for name, argv in process_plan(port, worker_concurrency):
+        plan = process_plan(port, worker_concurrency or parse_concurrency("1"))
+        for name, argv in plan:
             sup.start(name, argv)
         if _wait_healthy(port, sup, timeout=90):
             say(f"ready: http://127.0.0.1:{port}  (API docs: http://127.0.0.1:{port}/docs)")

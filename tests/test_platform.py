@@ -30,7 +30,7 @@ def test_every_contract_has_a_consumer_on_its_queue() -> None:
 
 
 def test_every_queue_has_a_worker_and_every_service_a_relay() -> None:
-    plan = dict(runner.process_plan(8000, 1))
+    plan = dict(runner.process_plan(8000, runner.parse_concurrency("1")))
     consumed = {argv[argv.index("-Q") + 1] for argv in plan.values() if "-Q" in argv}
     assert consumed == set(QUEUES)
     relayed = set(plan["relay"][plan["relay"].index("relay") + 1 :])
@@ -42,6 +42,17 @@ def test_every_queue_has_a_worker_and_every_service_a_relay() -> None:
         visibility = tasks.celery.conf.broker_transport_options["visibility_timeout"]
         assert tasks.celery.conf.task_time_limit < visibility
     assert set(MIGRATED_SERVICES) == set(QUEUES)
+
+
+def test_worker_concurrency_is_given_for_all_queues_or_per_queue() -> None:
+    assert runner.parse_concurrency("3") == dict.fromkeys(QUEUES, 3)
+    plan = runner.parse_concurrency("notifier=4, dossiers=2")
+    assert plan["notifier"] == 4 and plan["dossiers"] == 2 and plan["accounts"] == 1
+    argv = dict(runner.process_plan(8000, plan))["notifier-worker"]
+    assert argv[argv.index("--concurrency") + 1] == "4"
+    for bad in ("mail=2", "notifier=0", "notifier=x"):
+        with pytest.raises(ValueError, match="concurrency"):
+            runner.parse_concurrency(bad)
 
 
 def test_each_service_has_a_single_migration_head() -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from fastapi import FastAPI
+from sqlalchemy.exc import IntegrityError
 
 from services.accounts.api import router
 from services.accounts.security import Signer, ensure_secret, ensure_signing_key
@@ -31,13 +32,25 @@ def create_app(settings: AccountsSettings | None = None) -> FastAPI:
     captcha_secret = load_captcha_secret(settings)
 
     async def ensure_configured_admin(app: FastAPI) -> None:
-        if settings.admin_email and settings.admin_password:
+        """Several API processes start at once: the one that loses the race to create the
+        admin finds it on its second try and updates it instead."""
+        if not (settings.admin_email and settings.admin_password):
+            return
+        for attempt in (1, 2):
             async with db.sessionmaker() as session:
                 service = AccountService(session, settings, signer, secret)
-                await service.ensure_admin(
-                    settings.admin_email.strip().lower(), settings.admin_password, "Quản trị viên"
-                )
-                await session.commit()
+                try:
+                    await service.ensure_admin(
+                        settings.admin_email.strip().lower(),
+                        settings.admin_password,
+                        "Quản trị viên",
+                    )
+                    await session.commit()
+                    return
+                except IntegrityError:
+                    await session.rollback()
+                    if attempt == 2:
+                        raise
 
     return create_service_app(
         title="Tài khoản — Accounts",
