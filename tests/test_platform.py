@@ -228,3 +228,38 @@ def test_a_database_outage_answers_503_problem_with_retry_after() -> None:
         assert response.headers["retry-after"] == "5"
         assert "thử lại" in response.json()["detail"]
         assert client.get("/bug").status_code == 500
+
+
+def test_a_batch_settles_every_message_and_publishes_again_those_that_met_a_passing_fault() -> None:
+    """consume_batch: each message handled on a lane; a transient fault (the database away)
+    publishes that message again; a malformed payload is dropped; a bug is logged."""
+    from types import SimpleNamespace
+
+    from services.kernel.messaging import consume_batch
+
+    def payload(to: str) -> dict[str, object]:
+        return SendEmailV1(
+            message_id=uuid.uuid4().hex, to=to, template="password_reset", context={}
+        ).model_dump(mode="json")
+
+    handled: list[tuple[str, int]] = []
+
+    async def handle(message: SendEmailV1, lane: int) -> None:
+        await asyncio.sleep(0.001)  # a network wait: the other lanes go on meanwhile
+        if message.to.startswith("away"):
+            raise ConnectionRefusedError("database away")
+        if message.to.startswith("bug"):
+            raise KeyError("bug")
+        handled.append((str(message.to), lane))
+
+    published: list[dict[str, object]] = []
+    task = SimpleNamespace(apply_async=lambda kwargs, countdown: published.append(kwargs))
+    good = [payload(f"ok{i}@example.vn") for i in range(6)]
+    away = payload("away@example.vn")
+    requests = [SimpleNamespace(kwargs={"payload": p}) for p in [*good, away]]
+    requests += [SimpleNamespace(kwargs={"payload": {"version": 9}})]
+    requests += [SimpleNamespace(kwargs={"payload": payload("bug@example.vn")})]
+    consume_batch(task, SendEmailV1, requests, handle, lanes=3)  # type: ignore[arg-type]
+    assert sorted(to for to, _ in handled) == sorted(str(p["to"]) for p in good)
+    assert {lane for _, lane in handled} == {0, 1, 2}
+    assert published == [{"payload": away}]

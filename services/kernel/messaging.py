@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
+import random
 import socket
 import threading
 from collections.abc import Callable, Coroutine
@@ -25,7 +26,7 @@ from services.kernel.db import database_for
 from services.kernel.health import Heartbeat
 from services.kernel.metrics import install_task_metrics, start_worker_metrics_server
 from services.kernel.settings import ServiceSettings
-from services.kernel.transient import retry_transient
+from services.kernel.transient import is_transient, retry_transient
 
 T = TypeVar("T")
 log = logging.getLogger("portal.messaging")
@@ -42,7 +43,7 @@ def make_celery(service: str, settings: ServiceSettings) -> Celery:
         task_routes=ROUTES,
         task_default_queue=service,
         task_time_limit=max(60, settings.celery_visibility_timeout // 2),
-        worker_prefetch_multiplier=1,
+        worker_prefetch_multiplier=settings.celery_prefetch_multiplier,
         worker_hijack_root_logger=False,
         worker_send_task_events=False,
         worker_enable_remote_control=True,
@@ -127,6 +128,50 @@ def consume(
         return run_async(handle(message))
     except Exception as exc:
         retry_transient(task, exc)
+
+
+def consume_batch(
+    task: Task,
+    contract: type[C],
+    requests: list[Any],
+    handle: Callable[[C, int], Coroutine[Any, Any, Any]],
+    *,
+    lanes: int,
+) -> None:
+    """`consume` for a batch of messages (a `celery_batches.Batches` task). Each message is
+    handled as `consume` handles one — in its own transaction, committed before the lane takes
+    the next — on `lanes` concurrent lanes (`handle(message, lane)`; a lane keeps its own
+    connections), so one message's network waits overlap another's work. The batch is
+    acknowledged when this returns, so nothing may be left unsettled: a message that met a
+    passing fault is published again after a backoff, as a retry would; one that does not fit
+    its contract is dropped with the same log line as `consume`'s."""
+    pending: asyncio.Queue[tuple[C, dict[str, Any]]] = asyncio.Queue()
+    for request in requests:
+        payload = request.kwargs.get("payload") if isinstance(request.kwargs, dict) else None
+        try:
+            pending.put_nowait((contract.model_validate(payload), payload))
+        except ValidationError as exc:
+            log.error("rejecting a malformed %s message: %s", contract.TASK, exc)
+    failures: list[tuple[dict[str, Any], Exception]] = []
+
+    async def lane(number: int) -> None:
+        while not pending.empty():
+            message, payload = pending.get_nowait()
+            try:
+                await handle(message, number)
+            except Exception as exc:
+                failures.append((payload, exc))
+
+    async def all_lanes() -> None:
+        await asyncio.gather(*(lane(n) for n in range(max(1, lanes))))
+
+    run_async(all_lanes())
+    for payload, exc in failures:
+        if not is_transient(exc):
+            log.error("%s message failed: %r", contract.TASK, exc, exc_info=exc)
+            continue
+        log.warning("%s message met %r; published again", contract.TASK, exc)
+        task.apply_async(kwargs={"payload": payload}, countdown=random.uniform(1.0, 5.0))
 
 
 async def in_session(url: str, work: Callable[[AsyncSession], Coroutine[Any, Any, T]]) -> T:

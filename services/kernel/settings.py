@@ -36,6 +36,10 @@ class ServiceSettings(BaseSettings):
         None, validation_alias=_env("PORTAL_JWT_PUBLIC_KEY_FILE")
     )
     celery_visibility_timeout: int = Field(600, validation_alias=_env("CELERY_VISIBILITY_TIMEOUT"))
+    celery_prefetch_multiplier: int = Field(
+        1, ge=1, validation_alias=_env("CELERY_PREFETCH_MULTIPLIER")
+    )
+    """Messages each pool process holds ahead (unacknowledged until done, so none is lost)."""
     public_url: str = Field("http://127.0.0.1:8000", validation_alias=_env("PORTAL_PUBLIC_URL"))
     relay_poll_interval: float = Field(0.2, validation_alias=_env("PORTAL_RELAY_POLL_INTERVAL"))
     outbox_replay_seconds: float = Field(

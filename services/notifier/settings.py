@@ -27,6 +27,17 @@ class NotifierSettings(ServiceSettings):
         "Cổng Dịch vụ công tỉnh Hà Tĩnh <no-reply@dichvucong.hatinh.gov.vn>",
         validation_alias=_env("PORTAL_MAIL_FROM"),
     )
+    batch_size: int = Field(32, ge=1, le=1000)
+    """E-mails one pool process takes at once (services/notifier/tasks.py)."""
+    batch_wait: float = Field(0.02, gt=0, le=5)
+    """Seconds a first e-mail waits for others to join its batch."""
+    lanes: int = Field(4, ge=1, le=64)
+    """E-mails of a batch in flight at once, each on its own SMTP connection."""
+    celery_prefetch_multiplier: int = Field(
+        64, ge=1, validation_alias=_env("CELERY_PREFETCH_MULTIPLIER")
+    )
+    """Batches are filled from messages fetched ahead (celery-batches needs more than a batch
+    per process); none is acknowledged before it is settled."""
     max_attempts: int = 12
     retry_base_seconds: float = 2.0
     retry_max_seconds: float = 600.0
