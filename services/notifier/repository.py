@@ -9,7 +9,7 @@ from sqlalchemy import Row, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.kernel.db import conflict_insert, utcnow
-from services.notifier.models import PENDING, Delivery
+from services.notifier.models import PENDING, SENT, Delivery
 
 deliveries = Delivery.__table__
 _claimed = (
@@ -66,4 +66,36 @@ class NotifierRepository:
             update(deliveries)
             .where(deliveries.c.message_id == message_id)
             .values(updated_at=utcnow(), **values)
+        )
+
+    async def mark_sent(
+        self, message_id: str, recipient: str, template: str, locale: str, context: dict[str, Any]
+    ) -> None:
+        """Record a message the SMTP server took, whatever the database lost meanwhile (the
+        transaction that claimed it may have been rolled back, its row with it)."""
+        now = utcnow()
+        insert = conflict_insert(self.session, deliveries).values(
+            message_id=message_id,
+            recipient=recipient,
+            template=template,
+            locale=locale,
+            context=context,
+            status=SENT,
+            attempts=1,
+            created_at=now,
+            updated_at=now,
+            sent_at=now,
+        )
+        await self.session.execute(
+            insert.on_conflict_do_update(
+                index_elements=["message_id"],
+                set_={
+                    "status": SENT,
+                    "attempts": deliveries.c.attempts + 1,
+                    "sent_at": now,
+                    "updated_at": now,
+                    "last_error": None,
+                    "next_attempt_at": None,
+                },
+            )
         )

@@ -39,6 +39,8 @@ class NotifierService:
         self.repo = NotifierRepository(session)
         self.settings = settings
         self.mailer = mailer
+        self.sent = False
+        """The SMTP server took the message in this attempt (known even if recording it fails)."""
 
     async def deliver(self, message: SendEmailV1) -> str:
         """Returns the delivery's status after this attempt."""
@@ -56,6 +58,7 @@ class NotifierService:
                 self.settings.mail_from, delivery.recipient, delivery.message_id, rendered
             )
             await self.mailer.send(email)
+            self.sent = True
         except PermanentFailure as exc:
             outcome.update(status=FAILED, last_error=str(exc)[:2000], next_attempt_at=None)
             log.warning("message %s failed permanently: %s", message.message_id, exc)

@@ -38,6 +38,8 @@ class NotifierSettings(ServiceSettings):
     )
     """Batches are filled from messages fetched ahead (celery-batches needs more than a batch
     per process); none is acknowledged before it is settled."""
+    record_sent_patience: float = Field(120.0, ge=0)
+    """Seconds to wait for the database to record an e-mail the SMTP server took."""
     max_attempts: int = 12
     retry_base_seconds: float = 2.0
     retry_max_seconds: float = 600.0
