@@ -190,6 +190,8 @@ async def import_catalogue(
     await service.rebuild_vocabulary()
     await service.publish_agencies()
     await session.commit()
+    await service.repo.refresh_statistics()
+    await session.commit()
     return report
 
 

@@ -42,6 +42,12 @@ SIMPLE = literal_column("'simple'::regconfig")
 """PostgreSQL's text-search configuration without stemming: terms are folded words already."""
 
 
+RANKED_CANDIDATES = 60
+"""Matches whose similarity is computed for one page of a search (services/catalogue)."""
+
+_vocabularies: dict[tuple[str, int], list[tuple[str, int]]] = {}
+
+
 @dataclass(frozen=True)
 class ProcedureFilter:
     agency: Agency | None = None
@@ -205,8 +211,7 @@ class CatalogueRepository:
         unknown = [i for i, w in enumerate(words) if w not in known and not w.isdigit()]
         if not unknown:
             return tuple(words)
-        rows = await self.session.execute(select(SearchTerm.term, SearchTerm.frequency))
-        vocabulary = [(term, frequency) for term, frequency in rows.all()]
+        vocabulary = await self.vocabulary()
         choices = {i: near_terms(words[i], vocabulary) or [words[i]] for i in unknown}
         chosen = [choices[i][0] if i in choices else w for i, w in enumerate(words)]
         for i in unknown:
@@ -218,6 +223,16 @@ class CatalogueRepository:
                 found.append(await self._count(conditions, self._fulltext([trial])))
             chosen[i] = choices[i][found.index(max(found))]
         return tuple(chosen)
+
+    async def vocabulary(self) -> list[tuple[str, int]]:
+        """The search terms and their frequencies, read once per catalogue revision (every
+        change that rebuilds them bumps it) and kept by the process."""
+        key = (str(self.session.bind.url), await self.revision())
+        if key not in _vocabularies:
+            rows = await self.session.execute(select(SearchTerm.term, SearchTerm.frequency))
+            _vocabularies.clear()
+            _vocabularies[key] = [(term, frequency) for term, frequency in rows.all()]
+        return _vocabularies[key]
 
     def _fulltext(self, groups: Sequence[Sequence[str]]) -> ColumnElement[bool]:
         """Procedures whose terms include every word of at least one group."""
@@ -233,7 +248,9 @@ class CatalogueRepository:
             .where(text("procedure_search MATCH :match").bindparams(match=match))
         )
 
-    def _score(self, query: Query, phrase: str) -> ColumnElement[float]:
+    def _tier(self, query: Query, phrase: str) -> ColumnElement[float]:
+        """The score's coarse part: the code, the exact accented phrase, the folded phrase.
+        Its steps (4 and more) are wider than all the similarity can add (2)."""
         code = query.code
         return (
             case((Procedure.code == (code or ""), 100.0), else_=0.0)
@@ -244,7 +261,6 @@ class CatalogueRepository:
                 ((" " + Procedure.name_folded + " ").contains(f" {phrase} ", autoescape=True), 4.0),
                 else_=0.0,
             )
-            + func.round(cast(func.similarity(Procedure.name_folded, phrase) * 2, Numeric), 3)
         )
 
     async def search(
@@ -277,11 +293,27 @@ class CatalogueRepository:
                     break
         if not total:
             return SearchResult([], 0, corrected)
-        score = self._score(query, " ".join(words)).label("score")
+        phrase = " ".join(words)
+        # Trigram similarity costs most (≈12 µs a row): it ranks only the best candidates by
+        # tier, then shortest name — within a tier the shorter of two names holding the words
+        # is the more similar — RANKED_CANDIDATES at a time, so pages agree with each other.
+        tier = self._tier(query, phrase)
+        cap = RANKED_CANDIDATES * (1 + (offset + limit - 1) // RANKED_CANDIDATES)
+        candidates = (
+            select(Procedure.id.label("id"), tier.label("tier"))
+            .where(*conditions, match)
+            .order_by(tier.desc(), func.length(Procedure.name_folded), Procedure.code)
+            .limit(cap)
+            .subquery()
+        )
+        score = (
+            candidates.c.tier
+            + func.round(cast(func.similarity(Procedure.name_folded, phrase) * 2, Numeric), 3)
+        ).label("score")
         rows = await self.session.execute(
             select(Procedure, score)
+            .join(candidates, candidates.c.id == Procedure.id)
             .options(defer(Procedure.document))
-            .where(*conditions, match)
             .order_by(score.desc(), func.length(Procedure.name_folded), Procedure.code)
             .offset(offset)
             .limit(limit)
@@ -311,6 +343,12 @@ class CatalogueRepository:
             text("INSERT INTO procedure_search (procedure_id, document) VALUES (:id, :doc)"),
             {"id": procedure.id, "doc": procedure.search_document},
         )
+
+    async def refresh_statistics(self) -> None:
+        """After a bulk import: the planner's statistics of the new rows (PostgreSQL guessed
+        one match per search until autovacuum came by)."""
+        if self.postgres:
+            await self.session.execute(text("ANALYZE procedures"))
 
     async def rebuild_vocabulary(self) -> int:
         """The search terms: every folded word of the names and fields of active procedures."""

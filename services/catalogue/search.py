@@ -9,6 +9,9 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from rapidfuzz import process
+from rapidfuzz.distance import OSA
+
 from services.catalogue.text import accented, clean, folded
 
 _WORD = re.compile(r"[a-z0-9]+")
@@ -69,31 +72,22 @@ def similarity(a: str | None, b: str | None) -> float:
 
 def edit_distance(a: str, b: str) -> int:
     """Insertions, deletions, substitutions and swaps of two neighbours ("khia" → "khai"),
-    each one edit (optimal string alignment)."""
-    rows = [list(range(len(b) + 1))]
-    for i, ca in enumerate(a, 1):
-        row = [i]
-        for j, cb in enumerate(b, 1):
-            cost = min(rows[-1][j] + 1, row[j - 1] + 1, rows[-1][j - 1] + (ca != cb))
-            if i > 1 and j > 1 and ca == b[j - 2] and a[i - 2] == cb:
-                cost = min(cost, rows[-2][j - 2] + 1)
-            row.append(cost)
-        rows.append(row)
-    return rows[-1][-1]
+    each one edit (optimal string alignment; rapidfuzz's C++ implementation)."""
+    return int(OSA.distance(a, b))
 
 
 def near_terms(word: str, vocabulary: Sequence[tuple[str, int]], limit: int = 5) -> list[str]:
     """Known terms a mistyped word may have meant, likeliest first: fewest edits (within
     `max_edits`), then most trigrams shared, then most frequent."""
-    ranked: list[tuple[int, float, int, str]] = []
     most = max_edits(word)
-    for term, frequency in vocabulary:
-        if abs(len(term) - len(word)) > most:
-            continue
-        edits = edit_distance(word, term)
-        if edits <= most:
-            ranked.append((edits, -similarity(word, term), -frequency, term))
-    return [term for *_, term in sorted(ranked)[:limit]]
+    frequency = dict(vocabulary)
+    near = process.extract(
+        word, list(frequency), scorer=OSA.distance, score_cutoff=most, limit=None
+    )
+    ranked = sorted(
+        (edits, -similarity(word, term), -frequency[term], term) for term, edits, _ in near
+    )
+    return [term for *_, term in ranked[:limit]]
 
 
 def nearest_term(word: str, vocabulary: Sequence[tuple[str, int]]) -> str:
