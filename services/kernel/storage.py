@@ -58,6 +58,15 @@ class FileStorage(Protocol):
     async def delete(self, key: str) -> None: ...
 
 
+def _write_whole(path: Path, data: bytes) -> None:
+    """Write next to the target, then rename: a reader never sees half a file. One thread hop
+    for the three steps."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    partial = path.with_name(path.name + ".part")
+    partial.write_bytes(data)
+    partial.rename(path)
+
+
 class LocalStorage:
     """Files in a folder, under server-made keys."""
 
@@ -68,11 +77,8 @@ class LocalStorage:
         return AsyncPath(self.root / check_key(key))
 
     async def put(self, key: str, data: bytes) -> None:
-        path = self._path(key)
-        await path.parent.mkdir(parents=True, exist_ok=True)
-        partial = path.with_name(path.name + ".part")
-        await partial.write_bytes(data)
-        await partial.rename(path)
+        path = Path(self._path(key))
+        await to_thread.run_sync(_write_whole, path, data)
 
     async def get(self, key: str) -> bytes:
         return await self._path(key).read_bytes()
