@@ -42,7 +42,7 @@ fuzz: install services ## fuzz every public endpoint from its OpenAPI schema (sc
 bench-catalogue: install services ## catalogue search/detail vs a trivial endpoint, 1,601 and 20,000 procedures
 	DATABASE_URL=$${DATABASE_URL:-$(TEST_DATABASE_URL)} $(UV) run --frozen python -m bench.catalogue
 
-bench: install services ## the benchmarks of issue 5: catalogue, dossiers, e-mail delivery, notifier, memory (~6 min)
+bench: install services ## the benchmarks of issue 5: catalogue, dossiers, e-mail delivery, notifier, memory (15–25 min on 2 cores)
 	DATABASE_URL=$${DATABASE_URL:-$(TEST_DATABASE_URL)} $(UV) run --frozen python -m bench.catalogue
 	DATABASE_URL=$${DATABASE_URL:-$(TEST_DATABASE_URL)} $(UV) run --frozen python -m bench.portal
 

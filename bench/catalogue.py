@@ -91,8 +91,39 @@ async def fresh_database(admin_url: str, name: str) -> str:
     return admin_url.rsplit("/", 1)[0] + f"/{name}"
 
 
-def prepare(size: int, admin_url: str, workdir: Path) -> dict[str, str]:
-    url = asyncio.run(fresh_database(admin_url, f"bench_catalogue_{size}"))
+async def imported_count(admin_url: str, name: str) -> int:
+    """Procedures in an earlier run's database (0 when there is none)."""
+    try:
+        conn = await asyncpg.connect(admin_url.rsplit("/", 1)[0] + f"/{name}")
+    except (asyncpg.InvalidCatalogNameError, OSError):
+        return 0
+    try:
+        return int(await conn.fetchval("SELECT count(*) FROM procedures") or 0)
+    except asyncpg.UndefinedTableError:
+        return 0
+    finally:
+        await conn.close()
+
+
+def prepare(size: int, admin_url: str, workdir: Path, *, reuse: bool = False) -> dict[str, str]:
+    name = f"bench_catalogue_{size}"
+    if reuse and asyncio.run(imported_count(admin_url, name)) == size:
+        url = admin_url.rsplit("/", 1)[0] + f"/{name}"
+        env = {
+            **os.environ,
+            "PORTAL_DATA_DIR": str(workdir / f"var-{size}"),
+            "CATALOGUE_DATABASE_URL": url,
+            "PORTAL_ENV": "development",
+        }
+        subprocess.run(
+            [sys.executable, "-m", "portal", "migrate", "catalogue"],
+            env=env,
+            check=True,
+            capture_output=True,
+        )
+        print(f"  reusing the {size} procedures imported by an earlier run", flush=True)
+        return env
+    url = asyncio.run(fresh_database(admin_url, name))
     env = {
         **os.environ,
         "PORTAL_DATA_DIR": str(workdir / f"var-{size}"),
@@ -261,6 +292,11 @@ def main() -> None:
         "--database-url",
         default=os.environ.get("DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/postgres"),
     )
+    parser.add_argument(
+        "--reuse",
+        action="store_true",
+        help="keep a database an earlier run imported (the 20,000 import takes minutes)",
+    )
     parser.add_argument("--out", type=Path, default=ROOT / "bench" / "results" / "catalogue.json")
     args = parser.parse_args()
     if not SOURCE.exists():
@@ -269,7 +305,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         for size in args.sizes:
             print(f"catalogue of {size} procedures on PostgreSQL", flush=True)
-            env = prepare(size, args.database_url, Path(tmp))
+            env = prepare(size, args.database_url, Path(tmp), reuse=args.reuse)
             results[size] = measure(size, env, args.seconds, args.concurrency)
     verdicts = report(results)
     args.out.parent.mkdir(parents=True, exist_ok=True)
