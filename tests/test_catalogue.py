@@ -533,7 +533,7 @@ def test_python_similarity_matches_pg_trgm(stack: Stack) -> None:
 def test_typos_are_corrected_to_the_term_meant() -> None:
     from services.catalogue.search import Query, edit_distance, near_terms, nearest_term
 
-    vocabulary = [("khai", 90), ("khi", 40), ("sinh", 80), ("vien", 30), ("san", 60), ("sa", 1)]
+    vocabulary = {"khai": 90, "khi": 40, "sinh": 80, "vien": 30, "san": 60, "sa": 1}
     assert edit_distance("khia", "khai") == 1  # neighbours swapped: one edit
     assert near_terms("khia", vocabulary)[:2] == ["khi", "khai"]  # the search picks by context
     assert nearest_term("snh", vocabulary) == "sinh"

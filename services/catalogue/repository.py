@@ -45,7 +45,7 @@ SIMPLE = literal_column("'simple'::regconfig")
 RANKED_CANDIDATES = 60
 """Matches whose similarity is computed for one page of a search (services/catalogue)."""
 
-_vocabularies: dict[tuple[str, int], list[tuple[str, int]]] = {}
+_vocabularies: dict[tuple[str, int], dict[str, int]] = {}
 
 
 @dataclass(frozen=True)
@@ -205,13 +205,10 @@ class CatalogueRepository:
     ) -> tuple[str, ...]:
         """Each word unknown to the vocabulary replaced by the known term it most likely means:
         among the nearest terms, the one found most often together with the other words."""
-        known = set(
-            await self.session.scalars(select(SearchTerm.term).where(SearchTerm.term.in_(words)))
-        )
-        unknown = [i for i, w in enumerate(words) if w not in known and not w.isdigit()]
+        vocabulary = await self.vocabulary()
+        unknown = [i for i, w in enumerate(words) if w not in vocabulary and not w.isdigit()]
         if not unknown:
             return tuple(words)
-        vocabulary = await self.vocabulary()
         choices = {i: near_terms(words[i], vocabulary) or [words[i]] for i in unknown}
         chosen = [choices[i][0] if i in choices else w for i, w in enumerate(words)]
         for i in unknown:
@@ -224,14 +221,14 @@ class CatalogueRepository:
             chosen[i] = choices[i][found.index(max(found))]
         return tuple(chosen)
 
-    async def vocabulary(self) -> list[tuple[str, int]]:
+    async def vocabulary(self) -> dict[str, int]:
         """The search terms and their frequencies, read once per catalogue revision (every
         change that rebuilds them bumps it) and kept by the process."""
         key = (str(self.session.bind.url), await self.revision())
         if key not in _vocabularies:
             rows = await self.session.execute(select(SearchTerm.term, SearchTerm.frequency))
             _vocabularies.clear()
-            _vocabularies[key] = [(term, frequency) for term, frequency in rows.all()]
+            _vocabularies[key] = {term: frequency for term, frequency in rows.all()}
         return _vocabularies[key]
 
     def _fulltext(self, groups: Sequence[Sequence[str]]) -> ColumnElement[bool]:

@@ -6,7 +6,7 @@ backends rank the same way."""
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 from rapidfuzz import process
@@ -76,20 +76,19 @@ def edit_distance(a: str, b: str) -> int:
     return int(OSA.distance(a, b))
 
 
-def near_terms(word: str, vocabulary: Sequence[tuple[str, int]], limit: int = 5) -> list[str]:
-    """Known terms a mistyped word may have meant, likeliest first: fewest edits (within
-    `max_edits`), then most trigrams shared, then most frequent."""
+def near_terms(word: str, vocabulary: Mapping[str, int], limit: int = 5) -> list[str]:
+    """Known terms (with their frequencies) a mistyped word may have meant, likeliest first:
+    fewest edits (within `max_edits`), then most trigrams shared, then most frequent."""
     most = max_edits(word)
-    frequency = dict(vocabulary)
     near = process.extract(
-        word, list(frequency), scorer=OSA.distance, score_cutoff=most, limit=None
+        word, vocabulary.keys(), scorer=OSA.distance, score_cutoff=most, limit=None
     )
     ranked = sorted(
-        (edits, -similarity(word, term), -frequency[term], term) for term, edits, _ in near
+        (edits, -similarity(word, term), -vocabulary[term], term) for term, edits, _ in near
     )
     return [term for *_, term in ranked[:limit]]
 
 
-def nearest_term(word: str, vocabulary: Sequence[tuple[str, int]]) -> str:
+def nearest_term(word: str, vocabulary: Mapping[str, int]) -> str:
     """The likeliest known term for a mistyped word, or the word when none is near."""
     return (near_terms(word, vocabulary, 1) or [word])[0]
