@@ -46,7 +46,7 @@ bench: install services ## the benchmarks of issue 5: catalogue, dossiers, e-mai
 	DATABASE_URL=$${DATABASE_URL:-$(TEST_DATABASE_URL)} $(UV) run --frozen python -m bench.catalogue
 	DATABASE_URL=$${DATABASE_URL:-$(TEST_DATABASE_URL)} $(UV) run --frozen python -m bench.portal
 
-faults: install services ## fault suite: kills, Redis/SMTP/PostgreSQL outages, poison message under load (~6 min; FULL=1: the issue's durations)
+faults: install services ## fault suite: kills, Redis/SMTP/PostgreSQL outages, poison message under load (~8 min; FULL=1: the issue's durations, ~12 min)
 	DATABASE_URL=$${DATABASE_URL:-$(TEST_DATABASE_URL)} $(UV) run --frozen pytest faults -q -s -p no:cacheprovider $(if $(FULL),--full)
 
 import-catalogue: install ## import or update the catalogue from ../shared/data (CATALOGUE_LAYOUT=2023 for the old layout)
