@@ -205,8 +205,8 @@ def parse_concurrency(spec: str) -> dict[str, int]:
     """Pool processes per queue's worker from `N` (every queue) or `queue=N,...` (the others 1),
     as `portal run --concurrency` and `PORTAL_WORKER_CONCURRENCY` take it."""
     spec = spec.strip() or "1"
-    if spec.isdigit():
-        return {queue: max(1, int(spec)) for queue in QUEUES}
+    if spec.isdigit() and int(spec) >= 1:
+        return dict.fromkeys(QUEUES, int(spec))
     plan = dict.fromkeys(QUEUES, 1)
     for part in spec.split(","):
         queue, _, number = part.partition("=")

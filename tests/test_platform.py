@@ -50,7 +50,7 @@ def test_worker_concurrency_is_given_for_all_queues_or_per_queue() -> None:
     assert plan["notifier"] == 4 and plan["dossiers"] == 2 and plan["accounts"] == 1
     argv = dict(runner.process_plan(8000, plan))["notifier-worker"]
     assert argv[argv.index("--concurrency") + 1] == "4"
-    for bad in ("mail=2", "notifier=0", "notifier=x"):
+    for bad in ("0", "mail=2", "notifier=0", "notifier=x"):
         with pytest.raises(ValueError, match="concurrency"):
             runner.parse_concurrency(bad)
 
