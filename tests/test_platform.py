@@ -263,3 +263,26 @@ def test_a_batch_settles_every_message_and_publishes_again_those_that_met_a_pass
     assert sorted(to for to, _ in handled) == sorted(str(p["to"]) for p in good)
     assert {lane for _, lane in handled} == {0, 1, 2}
     assert published == [{"payload": away}]
+
+    # one recipient's messages go down one lane, in the order they came
+    handled.clear()
+    same = [payload(f"ha.{n}@example.vn") for n in range(3) for _ in range(4)]
+    for number, item in enumerate(same):
+        item["context"] = {"n": number}
+    order: list[tuple[str, int]] = []
+
+    async def record(message: SendEmailV1, lane: int) -> None:
+        await asyncio.sleep(0.001 * (3 - int(message.context["n"]) % 3))
+        order.append((str(message.to), int(message.context["n"])))
+
+    consume_batch(
+        task,  # type: ignore[arg-type]
+        SendEmailV1,
+        [SimpleNamespace(kwargs={"payload": p}) for p in same],
+        record,
+        lanes=3,
+        lane_key=lambda message: str(message.to),
+    )
+    for recipient in {to for to, _ in order}:
+        numbers = [n for to, n in order if to == recipient]
+        assert numbers == sorted(numbers), recipient

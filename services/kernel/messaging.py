@@ -12,6 +12,7 @@ import os
 import random
 import socket
 import threading
+import zlib
 from collections.abc import Callable, Coroutine
 from typing import Any, TypeVar
 
@@ -137,33 +138,41 @@ def consume_batch(
     handle: Callable[[C, int], Coroutine[Any, Any, Any]],
     *,
     lanes: int,
+    lane_key: Callable[[C], str] | None = None,
 ) -> None:
     """`consume` for a batch of messages (a `celery_batches.Batches` task). Each message is
     handled as `consume` handles one — in its own transaction, committed before the lane takes
     the next — on `lanes` concurrent lanes (`handle(message, lane)`; a lane keeps its own
-    connections), so one message's network waits overlap another's work. The batch is
+    connections), so one message's network waits overlap another's work. Messages with the
+    same `lane_key` (the same recipient) go down one lane, in the order they came. The batch is
     acknowledged when this returns, so nothing may be left unsettled: a message that met a
     passing fault is published again after a backoff, as a retry would; one that does not fit
     its contract is dropped with the same log line as `consume`'s."""
-    pending: asyncio.Queue[tuple[C, dict[str, Any]]] = asyncio.Queue()
-    for request in requests:
+    count = max(1, lanes)
+    queues: list[list[tuple[C, dict[str, Any]]]] = [[] for _ in range(count)]
+    for position, request in enumerate(requests):
         payload = request.kwargs.get("payload") if isinstance(request.kwargs, dict) else None
         try:
-            pending.put_nowait((contract.model_validate(payload), payload))
+            message = contract.model_validate(payload)
         except ValidationError as exc:
             log.error("rejecting a malformed %s message: %s", contract.TASK, exc)
+            continue
+        if lane_key is None:
+            number = position % count
+        else:
+            number = zlib.crc32(lane_key(message).encode()) % count
+        queues[number].append((message, payload))
     failures: list[tuple[dict[str, Any], Exception]] = []
 
     async def lane(number: int) -> None:
-        while not pending.empty():
-            message, payload = pending.get_nowait()
+        for message, payload in queues[number]:
             try:
                 await handle(message, number)
             except Exception as exc:
                 failures.append((payload, exc))
 
     async def all_lanes() -> None:
-        await asyncio.gather(*(lane(n) for n in range(max(1, lanes))))
+        await asyncio.gather(*(lane(n) for n in range(count)))
 
     run_async(all_lanes())
     for payload, exc in failures:

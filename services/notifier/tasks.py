@@ -2,9 +2,10 @@
 
 E-mails are taken in batches (celery-batches): a pool process gets up to `batch_size` messages
 at once, or what arrived within `batch_wait` seconds, and sends them on `lanes` SMTP
-connections at a time. Each message is still settled on its own — its delivery row locked,
-sent, recorded and committed — before its lane takes the next: a worker killed mid-batch
-sends again at most the message each lane had in hand."""
+connections at a time, one recipient's e-mails down one lane in order (a filer reads "being
+processed" before "supplement requested"). Each message is still settled on its own — its
+delivery row locked, sent, recorded and committed — before its lane takes the next: a worker
+killed mid-batch sends again at most the message each lane had in hand."""
 
 from __future__ import annotations
 
@@ -90,4 +91,11 @@ async def record_sent_when_back(url: str, message: SendEmailV1, fault: Exception
     flush_interval=settings.batch_wait,
 )
 def send_email(self: Batches, requests: list[Any]) -> None:
-    consume_batch(self, SendEmailV1, requests, deliver, lanes=settings.lanes)
+    consume_batch(
+        self,
+        SendEmailV1,
+        requests,
+        deliver,
+        lanes=settings.lanes,
+        lane_key=lambda message: str(message.to).lower(),
+    )
