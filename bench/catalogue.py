@@ -15,8 +15,6 @@ import asyncio
 import itertools
 import json
 import os
-import platform
-import socket
 import subprocess
 import sys
 import tempfile
@@ -31,8 +29,10 @@ import httpx
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from bench.common import machine, percentile  # noqa: E402
 from services.catalogue.settings import SHARED_DATA  # noqa: E402
 from tests.search_cases import MUST_BE_FIRST, QUERIES  # noqa: E402
+from tests.support import free_port  # noqa: E402
 
 SOURCE = SHARED_DATA / "procedures" / "national-catalogue.jsonl"
 TARGETS = {"search_p95_ms": 15.0, "detail_p95_ms": 10.0, "search_throughput_ratio": 0.5}
@@ -50,19 +50,6 @@ class Figures:
     server_p50_ms: float
     server_p95_ms: float
     server_p99_ms: float
-
-
-def percentile(values: list[float], p: float) -> float:
-    if not values:
-        return float("nan")
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(round(p / 100 * (len(ordered) - 1))))]
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def replicated(size: int, workdir: Path) -> Path:
@@ -335,11 +322,7 @@ def main() -> None:
     args.out.write_text(
         json.dumps(
             {
-                "machine": {
-                    "cpus": os.cpu_count(),
-                    "python": platform.python_version(),
-                    "platform": platform.platform(),
-                },
+                "machine": machine(),
                 "concurrency": args.concurrency,
                 "seconds_per_workload": args.seconds,
                 "results": {str(k): [asdict(f) for f in v] for k, v in results.items()},

@@ -22,7 +22,6 @@ import argparse
 import asyncio
 import json
 import os
-import platform
 import subprocess
 import sys
 import time
@@ -37,6 +36,7 @@ import httpx
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from bench.common import machine, percentile  # noqa: E402
 from tests.accounts_flow import bearer, registered_citizen  # noqa: E402
 from tests.dossiers_flow import officer_of, pdf, wait_for_catalogue_copy  # noqa: E402
 from tests.support import RedisServer, SmtpSink, Stack, wait_until  # noqa: E402
@@ -51,13 +51,6 @@ TARGETS = {
     "notifier_vs_raw": 0.7,
     "api_rss_mb": 150.0,
 }
-
-
-def pct(values: list[float], p: float) -> float:
-    if not values:
-        return float("nan")
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(round(p / 100 * (len(ordered) - 1))))]
 
 
 @dataclass
@@ -421,12 +414,12 @@ def main() -> None:
             ids += [i for i in more if i]
             figures["dossiers"] = {
                 "bare_insert_per_s": baseline.rate,
-                "bare_insert_p99_ms": pct(baseline.latencies_ms, 99),
+                "bare_insert_p99_ms": percentile(baseline.latencies_ms, 99),
                 "dossiers_per_s": full.rate,
-                "dossier_p50_ms": pct(full.latencies_ms, 50),
-                "dossier_p99_ms": pct(full.latencies_ms, 99),
+                "dossier_p50_ms": percentile(full.latencies_ms, 50),
+                "dossier_p99_ms": percentile(full.latencies_ms, 99),
                 "ratio_to_bare_insert": full.rate / baseline.rate,
-                "p99_ms_at_150_per_s": pct(at_150.latencies_ms, 99),
+                "p99_ms_at_150_per_s": percentile(at_150.latencies_ms, 99),
                 "failed_at_150_per_s": sum(1 for i in more if not i),
             }
 
@@ -542,8 +535,8 @@ def delivery_at_rate(
         "changes": len(changes),
         "accepted": sum(1 for s in statuses if s == 200),
         "emails": len(delays),
-        "p50_ms": pct(delays, 50),
-        "p99_ms": pct(delays, 99),
+        "p50_ms": percentile(delays, 50),
+        "p99_ms": percentile(delays, 99),
         "max_ms": max(delays) if delays else float("nan"),
         "within_10_s": sum(1 for d in delays if d <= 10_000),
     }
@@ -631,11 +624,7 @@ def report(figures: dict[str, Any], args: argparse.Namespace) -> None:
     args.out.write_text(
         json.dumps(
             {
-                "machine": {
-                    "cpus": os.cpu_count(),
-                    "python": platform.python_version(),
-                    "platform": platform.platform(),
-                },
+                "machine": machine(),
                 "settings": {
                     "seconds": args.seconds,
                     "concurrency": args.concurrency,
