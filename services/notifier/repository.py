@@ -8,6 +8,7 @@ from typing import Any
 from sqlalchemy import Row, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from services.kernel.contracts import SendEmailV1
 from services.kernel.db import conflict_insert, utcnow
 from services.notifier.models import PENDING, SENT, Delivery
 
@@ -26,27 +27,26 @@ class NotifierRepository:
     def __init__(self, session: AsyncSession) -> None:
         self.session = session
 
-    async def claim(
-        self, message_id: str, recipient: str, template: str, locale: str, context: dict[str, Any]
-    ) -> Row[Any]:
+    def _insert(self, message: SendEmailV1, **values: Any) -> Any:
+        """A delivery row's INSERT … ON CONFLICT: the message as it came, plus `values`."""
+        now = utcnow()
+        row = {"attempts": 0, "created_at": now, "updated_at": now, **values}
+        return conflict_insert(self.session, deliveries).values(
+            message_id=message.message_id,
+            recipient=str(message.to),
+            template=message.template,
+            locale=message.locale,
+            context=message.context,
+            **row,
+        )
+
+    async def claim(self, message: SendEmailV1) -> Row[Any]:
         """The message's delivery row, locked until the transaction ends: inserted the first
         time (one statement); a concurrent first insert waits for the other transaction, then
         finds and locks its row."""
-        now = utcnow()
         inserted = (
             await self.session.execute(
-                conflict_insert(self.session, deliveries)
-                .values(
-                    message_id=message_id,
-                    recipient=recipient,
-                    template=template,
-                    locale=locale,
-                    context=context,
-                    status=PENDING,
-                    attempts=0,
-                    created_at=now,
-                    updated_at=now,
-                )
+                self._insert(message, status=PENDING)
                 .on_conflict_do_nothing(index_elements=["message_id"])
                 .returning(*_claimed)
             )
@@ -55,7 +55,9 @@ class NotifierRepository:
             return inserted
         existing = (
             await self.session.execute(
-                select(*_claimed).where(deliveries.c.message_id == message_id).with_for_update()
+                select(*_claimed)
+                .where(deliveries.c.message_id == message.message_id)
+                .with_for_update()
             )
         ).first()
         assert existing is not None
@@ -68,24 +70,11 @@ class NotifierRepository:
             .values(updated_at=utcnow(), **values)
         )
 
-    async def mark_sent(
-        self, message_id: str, recipient: str, template: str, locale: str, context: dict[str, Any]
-    ) -> None:
+    async def mark_sent(self, message: SendEmailV1) -> None:
         """Record a message the SMTP server took, whatever the database lost meanwhile (the
         transaction that claimed it may have been rolled back, its row with it)."""
         now = utcnow()
-        insert = conflict_insert(self.session, deliveries).values(
-            message_id=message_id,
-            recipient=recipient,
-            template=template,
-            locale=locale,
-            context=context,
-            status=SENT,
-            attempts=1,
-            created_at=now,
-            updated_at=now,
-            sent_at=now,
-        )
+        insert = self._insert(message, status=SENT, attempts=1, sent_at=now)
         await self.session.execute(
             insert.on_conflict_do_update(
                 index_elements=["message_id"],

@@ -44,9 +44,7 @@ class NotifierService:
 
     async def deliver(self, message: SendEmailV1) -> str:
         """Returns the delivery's status after this attempt."""
-        delivery = await self.repo.claim(
-            message.message_id, str(message.to), message.template, message.locale, message.context
-        )
+        delivery = await self.repo.claim(message)
         if delivery.status in (SENT, FAILED):
             log.info("message %s already %s; not sent again", message.message_id, delivery.status)
             return str(delivery.status)

@@ -67,13 +67,7 @@ async def record_sent_when_back(url: str, message: SendEmailV1, fault: Exception
         try:
             await in_session(
                 url,
-                lambda session: NotifierRepository(session).mark_sent(
-                    message.message_id,
-                    str(message.to),
-                    message.template,
-                    message.locale,
-                    message.context,
-                ),
+                lambda session: NotifierRepository(session).mark_sent(message),
             )
             return
         except Exception as exc:
