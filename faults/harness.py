@@ -373,6 +373,16 @@ class Load:
         self.threads: list[threading.Thread] = []
         self.errors: Counter[str] = Counter()
 
+    @classmethod
+    def at(cls, stack: Stack, officer: Officer, durations: Durations) -> Load:
+        """The steady load every scenario runs under, at the rates `durations` gives."""
+        return cls(
+            stack,
+            officer,
+            registrations_per_s=durations.registrations_per_s,
+            transitions_per_s=durations.transitions_per_s,
+        )
+
     def start(self) -> None:
         reg, trans = self.rates
         for i in range(self.threads_per_kind):

@@ -48,12 +48,7 @@ def test_poison_messages_fail_visibly_and_block_nothing(
     record: Any,
 ) -> None:
     stack, _ = portal
-    load = Load(
-        stack,
-        officer,
-        registrations_per_s=durations.registrations_per_s,
-        transitions_per_s=durations.transitions_per_s,
-    )
+    load = Load.at(stack, officer, durations)
     poison_id = uuid.uuid4().hex
     poison_to = f"doc.{uuid.uuid4().hex[:8]}@{load.domain}"
     load.start()

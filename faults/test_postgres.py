@@ -59,12 +59,7 @@ def test_postgres_restarted_under_load(
     stack, cluster = pg_portal
     wait_for_catalogue_copy(stack, [BIRTH])
     officer = Officer(stack, fault_smtp, COMMUNE)
-    load = Load(
-        stack,
-        officer,
-        registrations_per_s=durations.registrations_per_s,
-        transitions_per_s=durations.transitions_per_s,
-    )
+    load = Load.at(stack, officer, durations)
     load.start()
     try:
         time.sleep(durations.warmup)

@@ -24,12 +24,7 @@ def test_redis_down_then_back_empty(
     record: Any,
 ) -> None:
     stack, private = portal
-    load = Load(
-        stack,
-        officer,
-        registrations_per_s=durations.registrations_per_s,
-        transitions_per_s=durations.transitions_per_s,
-    )
+    load = Load.at(stack, officer, durations)
     log_start = stack.log_path.stat().st_size if stack.log_path.exists() else 0
     fault_smtp.delay, fault_smtp.mode = 0.3, "slow"  # a backlog builds up in the notifier queue
     load.start()

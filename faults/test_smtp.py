@@ -21,12 +21,7 @@ def test_smtp_down_then_slow_then_resetting(
     record: Any,
 ) -> None:
     stack, _ = portal
-    load = Load(
-        stack,
-        officer,
-        registrations_per_s=durations.registrations_per_s,
-        transitions_per_s=durations.transitions_per_s,
-    )
+    load = Load.at(stack, officer, durations)
     resets_before = fault_smtp.resets
     phases: dict[str, float] = {}
     load.start()

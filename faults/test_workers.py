@@ -120,12 +120,7 @@ def _kill_worker_scenario(
     extra = start_worker(stack, queue, logs)
     wait_until(lambda: celery_processes(extra.pid, queue)[1], 60, what="the operator's worker")
     edits = CatalogueEdits(stack) if queue == "dossiers" else None
-    load = Load(
-        stack,
-        officer,
-        registrations_per_s=durations.registrations_per_s,
-        transitions_per_s=durations.transitions_per_s,
-    )
+    load = Load.at(stack, officer, durations)
     load.start()
     if edits:
         edits.start()
