@@ -6,6 +6,7 @@ import datetime as dt
 import os
 import uuid
 from collections.abc import AsyncIterator, Awaitable
+from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -116,17 +117,22 @@ def database_for(url: str) -> Database:
 
 
 async def commit_through(session: AsyncSession, awaitable: Awaitable[T]) -> T:
-    """Run a service call and commit. A refusal (ProblemError) is committed too: the state it
-    records — a failed try, a used captcha — is part of the answer."""
-    from services.kernel.errors import ProblemError
-
+    """Run a service call and commit; any refusal (ProblemError) or failure rolls back all the
+    call did. The few records that must outlive a refusal (a sign-in failure, a wrong try at a
+    code) are written on purpose in a transaction of their own (`own_transaction`)."""
     try:
         result = await awaitable
-    except ProblemError:
-        await session.commit()
-        raise
     except BaseException:
         await session.rollback()
         raise
     await session.commit()
     return result
+
+
+@asynccontextmanager
+async def own_transaction(session: AsyncSession) -> AsyncIterator[AsyncSession]:
+    """A short transaction beside the request's, on the same engine, committed when the block
+    ends: for a record that must stay whatever the request's answer is. Keep it to rows the
+    request's transaction has not locked, or the two wait on each other."""
+    async with AsyncSession(session.bind, expire_on_commit=False) as side, side.begin():
+        yield side
