@@ -3,7 +3,10 @@
 whole portal, one OpenAPI page, the caught mail at `/mail` when the local catcher runs, and
 `/metrics`: the requests through it (service `gateway`, route templates under `/api/v1/...`),
 those of the services it hosts, what the workers recorded (`portal run` gives every process
-one PROMETHEUS_MULTIPROC_DIR) and the queue, outbox and e-mail gauges (portal/metrics.py)."""
+one PROMETHEUS_MULTIPROC_DIR) and the queue, outbox and e-mail gauges (portal/metrics.py).
+Everything else is the web pages (`web/`), mounted at `/` last: they call the APIs back
+through this same gateway over HTTP (WEB_API_URL), as they call them through nginx or directly
+in deployment."""
 
 from __future__ import annotations
 
@@ -17,7 +20,7 @@ from typing import Any
 import redis.asyncio as aioredis
 from fastapi import FastAPI
 from fastapi.openapi.docs import get_swagger_ui_html
-from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
+from fastapi.responses import HTMLResponse, JSONResponse, Response
 
 from portal.metrics import BacklogCollector
 from services.accounts.app import create_app as accounts_app
@@ -30,6 +33,7 @@ from services.kernel.metrics import MetricsMiddleware, render, scrape_registry
 from services.kernel.settings import ServiceSettings
 from services.kernel.web import check_ready
 from services.notifier.app import create_app as notifier_app
+from web.app import create_app as web_app
 
 PUBLIC = ("accounts", "catalogue", "dossiers")
 OUTBOX_SERVICES = ("accounts", "catalogue", "dossiers", "notifier")
@@ -42,6 +46,7 @@ def create_gateway() -> FastAPI:
         "dossiers": dossiers_app(),
         "notifier": notifier_app(),
     }
+    pages = web_app()
     redis_url = ServiceSettings().redis_url
     mail_dir = os.environ.get("PORTAL_MAIL_DIR")
 
@@ -49,7 +54,7 @@ def create_gateway() -> FastAPI:
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         # Starlette does not run the lifespans of mounted apps: enter them here.
         async with AsyncExitStack() as stack:
-            for app in apps.values():
+            for app in (*apps.values(), pages):
                 await stack.enter_async_context(app.router.lifespan_context(app))
             yield
 
@@ -107,10 +112,6 @@ def create_gateway() -> FastAPI:
             status_code=200 if ok else 503,
         )
 
-    @gateway.get("/", include_in_schema=False)
-    async def root() -> RedirectResponse:
-        return RedirectResponse("/docs")
-
     @gateway.get("/docs", include_in_schema=False)
     async def docs() -> HTMLResponse:
         return get_swagger_ui_html(
@@ -144,4 +145,5 @@ def create_gateway() -> FastAPI:
             )
             return HTMLResponse(page)
 
+    gateway.mount("/", pages)  # last: whatever no route above took is a page
     return gateway

@@ -266,6 +266,7 @@ def run(*, worker_concurrency: dict[str, int] | None = None) -> int:
     os.environ["PORTAL_DATA_DIR"] = str(data_dir)
     port = int(os.environ.get("PORTAL_PORT", "8000"))
     os.environ.setdefault("PORTAL_PUBLIC_URL", f"http://127.0.0.1:{port}")
+    os.environ.setdefault("WEB_API_URL", f"http://127.0.0.1:{port}/api/v1")  # the pages' APIs
     use_shared_metrics_dir(data_dir / "metrics")
 
     redis_proc = ensure_redis(settings, data_dir)

@@ -1,0 +1,163 @@
+"""What every API client shares: one pooled httpx client, the request id passed on, and the
+API's answers turned into typed values or typed exceptions (problem+json → `ApiProblem`; an API
+that cannot be reached or answers 502/503/504 → `ApiUnavailable`, the 503 page)."""
+
+from __future__ import annotations
+
+import json
+from contextvars import ContextVar
+from dataclasses import dataclass, field
+from typing import Any, TypeVar
+
+import httpx
+from pydantic import BaseModel, ConfigDict
+
+request_id: ContextVar[str | None] = ContextVar("web_request_id", default=None)
+"""Set per page request (web/app.py), sent on as X-Request-ID so one id follows a page through
+every API it calls."""
+
+Model = TypeVar("Model", bound=BaseModel)
+
+
+class ApiModel(BaseModel):
+    """An API answer as the pages read it: fields the contract adds later are ignored."""
+
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+
+@dataclass(frozen=True)
+class FieldProblem:
+    """One entry of a problem's `errors`: `field` is the dotted path the API names
+    (`email`, `applicant.full_name`, `declaration.child_full_name`)."""
+
+    field: str
+    code: str
+    message: str
+
+
+@dataclass
+class ApiProblem(Exception):
+    """A refusal the API answered (RFC 9457); `detail` and field messages are Vietnamese."""
+
+    status: int
+    code: str
+    title: str
+    detail: str
+    errors: list[FieldProblem] = field(default_factory=list)
+    retry_after: int | None = None
+
+    def __str__(self) -> str:
+        return f"{self.status} {self.code}: {self.detail}"
+
+    @classmethod
+    def from_response(cls, response: httpx.Response) -> ApiProblem:
+        try:
+            body = response.json()
+        except (json.JSONDecodeError, UnicodeDecodeError):
+            body = {}
+        if not isinstance(body, dict):
+            body = {}
+        problem_type = str(body.get("type") or "")
+        code = problem_type.rsplit("/", 1)[-1] if problem_type else str(response.status_code)
+        errors = [
+            FieldProblem(
+                field=str(e.get("field") or ""),
+                code=str(e.get("code") or ""),
+                message=str(e.get("message") or ""),
+            )
+            for e in body.get("errors") or []
+            if isinstance(e, dict)
+        ]
+        retry = response.headers.get("retry-after", "")
+        return cls(
+            status=response.status_code,
+            code=code,
+            title=str(body.get("title") or ""),
+            detail=str(body.get("detail") or ""),
+            errors=errors,
+            retry_after=int(retry) if retry.isdigit() else None,
+        )
+
+
+class ApiUnavailable(Exception):
+    """The API did not answer (refused, timed out) or said it is unavailable."""
+
+    def __init__(self, api: str, reason: str) -> None:
+        super().__init__(f"{api} API unavailable: {reason}")
+        self.api = api
+        self.reason = reason
+
+
+UNAVAILABLE_STATUSES = frozenset({502, 503, 504})
+
+
+class ApiClient:
+    """The base of each API's client: `name` for messages, `base_url` where the API's routes
+    start (`…/api/v1/catalogue` through a gateway, `http://catalogue:8000` directly)."""
+
+    name = "api"
+
+    def __init__(self, http: httpx.AsyncClient, base_url: str) -> None:
+        self.http = http
+        self.base_url = base_url.rstrip("/")
+
+    def _headers(self, extra: dict[str, str] | None) -> dict[str, str]:
+        headers = {"Accept-Language": "vi", "Accept": "application/json"}
+        rid = request_id.get()
+        if rid:
+            headers["X-Request-ID"] = rid
+        if extra:
+            headers.update(extra)
+        return headers
+
+    async def request(
+        self,
+        method: str,
+        path: str,
+        *,
+        params: dict[str, Any] | None = None,
+        json_body: Any = None,
+        data: dict[str, Any] | None = None,
+        headers: dict[str, str] | None = None,
+    ) -> httpx.Response:
+        """One call; raises `ApiProblem` for a 4xx/5xx problem, `ApiUnavailable` when down."""
+        clean = {k: v for k, v in (params or {}).items() if v is not None and v != ""}
+        try:
+            response = await self.http.request(
+                method,
+                self.base_url + path,
+                params=clean,
+                json=json_body,
+                data=data,
+                headers=self._headers(headers),
+            )
+        except httpx.TransportError as exc:
+            raise ApiUnavailable(self.name, type(exc).__name__) from exc
+        if response.status_code in UNAVAILABLE_STATUSES:
+            raise ApiUnavailable(self.name, f"HTTP {response.status_code}")
+        if response.status_code >= 400:
+            raise ApiProblem.from_response(response)
+        return response
+
+    async def get_model(self, path: str, model: type[Model], **params: Any) -> Model:
+        response = await self.request("GET", path, params=params)
+        return model.model_validate_json(response.content)
+
+    async def get_list(self, path: str, model: type[Model], **params: Any) -> list[Model]:
+        response = await self.request("GET", path, params=params)
+        return [model.model_validate(item) for item in response.json()]
+
+    async def stream(self, path: str) -> httpx.Response:
+        """A GET whose body the caller streams on (a file); the caller closes it."""
+        request = self.http.build_request("GET", self.base_url + path, headers=self._headers(None))
+        try:
+            response = await self.http.send(request, stream=True)
+        except httpx.TransportError as exc:
+            raise ApiUnavailable(self.name, type(exc).__name__) from exc
+        if response.status_code >= 400:
+            await response.aread()
+            await response.aclose()
+            if response.status_code in UNAVAILABLE_STATUSES:
+                raise ApiUnavailable(self.name, f"HTTP {response.status_code}")
+            raise ApiProblem.from_response(response)
+        return response

@@ -1,0 +1,161 @@
+"""The catalogue API (`/api/v1/catalogue`): agencies, fields, procedures, form templates."""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+import httpx
+
+from web.clients.base import ApiClient, ApiModel
+
+Tier = Literal["province", "department", "district", "commune"]
+
+
+class AgencyRef(ApiModel):
+    id: str
+    name: str
+    tier: Tier
+
+
+class Agency(AgencyRef):
+    parent_id: str | None = None
+
+
+class AgencyDetail(Agency):
+    parent: AgencyRef | None = None
+    children: list[AgencyRef] = []
+
+
+class FieldRef(ApiModel):
+    id: str
+    name: str
+
+
+class Field(FieldRef):
+    procedures: int = 0
+
+
+class Channel(ApiModel):
+    channel: Literal["online", "direct", "postal"]
+    time_value: float | None = None
+    time_unit: str | None = None
+    fee_vnd: int | None = None
+    fee_text: str = ""
+    description: str = ""
+
+
+class LegalDocument(ApiModel):
+    title: str
+    code: str | None = None
+
+
+class Component(ApiModel):
+    id: str
+    name: str
+    group: str | None = None
+    quantity: str | None = None
+    required: bool
+    form_id: str | None = None
+
+
+class Form(ApiModel):
+    id: str
+    name: str
+    filename: str | None = None
+    content_type: str | None = None
+    size: int | None = None
+    available: bool = True
+
+
+class ProcedureSummary(ApiModel):
+    id: str
+    code: str
+    name: str
+    tier: list[str]
+    agency: AgencyRef | None = None
+    field: FieldRef
+    online: Literal["full", "partial"]
+    processing_days: int | None = None
+    version: int
+
+
+class ProcedureDetail(ProcedureSummary):
+    subjects: str | None = None
+    fees: list[Channel] = []
+    steps: list[str] = []
+    legal_basis: list[LegalDocument] = []
+    conditions: str | None = None
+    result: str | None = None
+    components: list[Component] = []
+    present_at_counter: list[str] = []
+    notes: list[str] = []
+    declaration_schema: dict[str, Any] = {}
+    forms: list[Form] = []
+    retired: bool = False
+
+    def form(self, form_id: str | None) -> Form | None:
+        return next((f for f in self.forms if f.id == form_id), None)
+
+
+class ProcedurePage(ApiModel):
+    items: list[ProcedureSummary]
+    total: int
+    page: int
+    page_size: int
+    corrected_query: str | None = None
+
+    @property
+    def pages(self) -> int:
+        return max(1, -(-self.total // self.page_size))
+
+
+class CatalogueClient(ApiClient):
+    name = "catalogue"
+
+    async def agencies(
+        self, tier: Tier | None = None, parent_id: str | None = None
+    ) -> list[Agency]:
+        return await self.get_list("/agencies", Agency, tier=tier, parent_id=parent_id)
+
+    async def agency(self, agency_id: str) -> AgencyDetail:
+        return await self.get_model(f"/agencies/{_segment(agency_id)}", AgencyDetail)
+
+    async def fields(self, tier: Tier | None = None) -> list[Field]:
+        return await self.get_list("/fields", Field, tier=tier)
+
+    async def procedures(
+        self,
+        *,
+        q: str | None = None,
+        agency_id: str | None = None,
+        field_id: str | None = None,
+        tier: Tier | None = None,
+        online: str | None = None,
+        page: int = 1,
+        page_size: int = 20,
+    ) -> ProcedurePage:
+        return await self.get_model(
+            "/procedures",
+            ProcedurePage,
+            q=q,
+            agency_id=agency_id,
+            field_id=field_id,
+            tier=tier,
+            online=online,
+            page=page,
+            page_size=page_size,
+        )
+
+    async def procedure(self, id_or_code: str) -> ProcedureDetail:
+        return await self.get_model(f"/procedures/{_segment(id_or_code)}", ProcedureDetail)
+
+    async def form_file(self, id_or_code: str, form_id: str) -> httpx.Response:
+        """The template file, streamed: the caller passes it on and closes it."""
+        return await self.stream(f"/procedures/{_segment(id_or_code)}/forms/{_segment(form_id)}")
+
+
+def _segment(value: str) -> str:
+    """One path segment, escaped: a code from a page's URL can never reach another route."""
+    from urllib.parse import quote
+
+    return quote(value, safe="")

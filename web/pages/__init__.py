@@ -1,0 +1,22 @@
+"""The pages, one router per area; every router comes from `web.csrf.page_router`."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import Depends, Request
+
+from web.clients.accounts import AccountsClient
+from web.clients.catalogue import CatalogueClient
+
+
+def _catalogue(request: Request) -> CatalogueClient:
+    return request.app.state.clients.catalogue  # type: ignore[no-any-return]
+
+
+def _accounts(request: Request) -> AccountsClient:
+    return request.app.state.clients.accounts  # type: ignore[no-any-return]
+
+
+Catalogue = Annotated[CatalogueClient, Depends(_catalogue)]
+Accounts = Annotated[AccountsClient, Depends(_accounts)]

@@ -1,0 +1,94 @@
+"""Server-side sessions in Redis (starsessions' RedisStore): the cookie holds an opaque random
+id only — HttpOnly, SameSite=Lax, Secure and `__Host-` prefixed in production — and a session
+nobody used for `WEB_SESSION_IDLE_SECONDS` expires (rolling lifetime: each request pushes the
+expiry back, in Redis and in the cookie). API tokens, when a person signs in, stay here and
+never reach the browser."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import redis.asyncio as aioredis
+from fastapi import FastAPI, Request
+from starlette.types import ASGIApp, Receive, Scope, Send
+from starsessions import SessionMiddleware
+from starsessions.session import get_session_handler, regenerate_session_id
+from starsessions.stores.redis import RedisStore
+
+from web.settings import WebSettings
+
+KEY_PREFIX = "web:session:"
+
+
+class LoadSession:
+    """Loads the session of every request before the page runs (one Redis GET, none without a
+    cookie). A cookie naming no stored session is not adopted: if the request stores anything,
+    it gets a fresh id, so nobody can plant a session id in a citizen's browser and share it
+    (session fixation)."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http":
+            handler = get_session_handler(Request(scope))  # type: ignore[arg-type]
+            await handler.load()
+            if handler.session_id and handler.initially_empty:
+                handler.session_id = None
+        await self.app(scope, receive, send)
+
+
+def install_sessions(app: FastAPI, settings: WebSettings, redis: aioredis.Redis) -> None:
+    app.add_middleware(LoadSession)
+    app.add_middleware(
+        SessionMiddleware,
+        store=RedisStore(connection=redis, prefix=KEY_PREFIX),
+        lifetime=settings.session_idle_seconds,
+        rolling=True,
+        cookie_name=settings.session_cookie,
+        cookie_same_site="lax",
+        cookie_https_only=settings.production,
+        cookie_path="/",
+    )
+
+
+@dataclass(frozen=True)
+class SignedIn:
+    """Who the session belongs to, as the header and the pages show it."""
+
+    account_id: str
+    email: str
+    full_name: str
+    role: str
+    agency_id: str | None = None
+
+
+def signed_in(request: Request) -> SignedIn | None:
+    person = request.session.get("person")
+    if not isinstance(person, dict):
+        return None
+    try:
+        return SignedIn(**person)
+    except TypeError:
+        return None
+
+
+def start_signed_in(request: Request, person: SignedIn, tokens: dict[str, Any]) -> None:
+    """A new session id for the signed-in person (what was anonymous stays behind)."""
+    keep = {k: v for k, v in request.session.items() if k == "csrf"}
+    request.session.clear()
+    regenerate_session_id(request)
+    request.session.update(keep)
+    request.session["person"] = person.__dict__
+    request.session["tokens"] = tokens
+
+
+def tokens(request: Request) -> dict[str, Any] | None:
+    value = request.session.get("tokens")
+    return value if isinstance(value, dict) else None
+
+
+def end(request: Request) -> None:
+    """Forget everything: the Redis key is deleted and the cookie expired."""
+    request.session.clear()
