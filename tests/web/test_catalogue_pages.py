@@ -84,7 +84,7 @@ def test_search_without_accents_then_the_procedure_and_its_form(
         page.get_by_role("link", name=f"Tải về {FORM_NAME}").click()
     download = download_info.value
     assert download.suggested_filename == FORM_FILE
-    assert open(download.path(), "rb").read() == birth_form["content"]
+    assert download.path().read_bytes() == birth_form["content"]
 
 
 @JS
