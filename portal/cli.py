@@ -237,8 +237,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=_import_catalogue)
 
-    p = sub.add_parser("serve", help="run one service's API (deployment: one per container)")
-    p.add_argument("service", choices=MIGRATED_SERVICES)
+    p = sub.add_parser(
+        "serve", help="run one service's API, or the web pages (deployment: one per container)"
+    )
+    p.add_argument("service", choices=(*MIGRATED_SERVICES, "web"))
     p.add_argument("--host", default="0.0.0.0")
     p.add_argument("--port", type=int, default=8000)
     p.set_defaults(func=_serve)

@@ -151,18 +151,22 @@ def _wait_healthy(port: int, sup: Supervisor, timeout: float) -> bool:
 
 
 API_SERVICES = ("accounts", "catalogue", "dossiers", "notifier")  # notifier: health only
+APPS = {service: f"services.{service}.app:create_app" for service in API_SERVICES} | {
+    "web": "web.app:create_app"  # the pages: nginx routes `/` to it
+}
 
 
 def api_argv(service: str, *, host: str = "0.0.0.0", port: int = 8000) -> list[str]:
-    """One service's API on its own (deployment: behind nginx, which strips `/api/v1/<name>`).
-    The client address comes from the gateway's X-Forwarded-For (the per-address limits)."""
-    if service not in API_SERVICES:
+    """One service's API (deployment: behind nginx, which strips `/api/v1/<name>`), or the
+    web pages. The client address comes from the gateway's X-Forwarded-For (the per-address
+    limits)."""
+    if service not in APPS:
         raise ValueError(f"no API service {service!r}")
     return [
         sys.executable,
         "-m",
         "uvicorn",
-        f"services.{service}.app:create_app",
+        APPS[service],
         "--factory",
         "--host",
         host,

@@ -14,6 +14,7 @@ from fastapi.responses import JSONResponse
 from starlette.middleware.gzip import GZipMiddleware
 from starlette.staticfiles import StaticFiles
 
+from web.auth import TokenKeeper
 from web.clients.accounts import AccountsClient
 from web.clients.catalogue import CatalogueClient
 from web.errors import PAGES, install_error_pages
@@ -56,6 +57,7 @@ def create_app(settings: WebSettings | None = None) -> FastAPI:
     )
     app.state.settings = settings
     app.state.redis = redis
+    app.state.tokens = TokenKeeper(redis, settings.session_idle_seconds)
     app.state.clients = Clients(
         accounts=AccountsClient(http, settings.accounts_url),
         catalogue=CatalogueClient(http, settings.catalogue_url),
@@ -81,7 +83,7 @@ def create_app(settings: WebSettings | None = None) -> FastAPI:
     install_error_pages(app)
 
     # Outermost last: headers (and the 500 page) around gzip around the sessions.
-    install_sessions(app, settings, redis)
+    install_sessions(app, settings, redis, on_signed_in=app.state.tokens.touch)
     app.add_middleware(GZipMiddleware, minimum_size=600, compresslevel=6)
     fallback = render_text(None, "error.html", {"status": 500, **_page(500)}).encode()
     app.add_middleware(

@@ -1,5 +1,6 @@
 """Error pages in Vietnamese — 400, 403, 404, 429, 500, 503 — never raw JSON, never a trace:
-what the person can do next. API problems a page does not handle itself end here too."""
+what the person can do next. API problems a page does not handle itself end here too. An
+error nothing handled becomes the 500 page in `web.headers.PageHeaders`."""
 
 from __future__ import annotations
 
@@ -93,9 +94,4 @@ def install_error_pages(app: FastAPI) -> None:
         if exc.status < 500:
             return error_page(request, 400, exc.detail or None)
         log.error("API problem on %s %s: %s", request.method, request.url.path, exc)
-        return error_page(request, 500)
-
-    @app.exception_handler(Exception)
-    async def _unhandled(request: Request, exc: Exception) -> HTMLResponse:
-        log.exception("unhandled error on %s %s", request.method, request.url.path)
         return error_page(request, 500)

@@ -1,13 +1,13 @@
 """Server-side sessions in Redis (starsessions' RedisStore): the cookie holds an opaque random
 id only — HttpOnly, SameSite=Lax, Secure and `__Host-` prefixed in production — and a session
 nobody used for `WEB_SESSION_IDLE_SECONDS` expires (rolling lifetime: each request pushes the
-expiry back, in Redis and in the cookie). API tokens, when a person signs in, stay here and
-never reach the browser."""
+expiry back, in Redis and in the cookie). The API's tokens of a signed-in person are kept on
+the server too, beside the session (`web.auth`), and never reach the browser."""
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Any
 
 import redis.asyncio as aioredis
 from fastapi import FastAPI, Request
@@ -27,8 +27,10 @@ class LoadSession:
     it gets a fresh id, so nobody can plant a session id in a citizen's browser and share it
     (session fixation)."""
 
-    def __init__(self, app: ASGIApp) -> None:
+    def __init__(self, app: ASGIApp, on_signed_in: Callable[[str], Awaitable[None]]) -> None:
         self.app = app
+        self.on_signed_in = on_signed_in
+        """Pushes back the expiry of what is kept beside the session (the API's tokens)."""
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http":
@@ -36,11 +38,18 @@ class LoadSession:
             await handler.load()
             if handler.session_id and handler.initially_empty:
                 handler.session_id = None
+            elif handler.session_id and "person" in scope["session"]:
+                await self.on_signed_in(handler.session_id)
         await self.app(scope, receive, send)
 
 
-def install_sessions(app: FastAPI, settings: WebSettings, redis: aioredis.Redis) -> None:
-    app.add_middleware(LoadSession)
+def install_sessions(
+    app: FastAPI,
+    settings: WebSettings,
+    redis: aioredis.Redis,
+    on_signed_in: Callable[[str], Awaitable[None]],
+) -> None:
+    app.add_middleware(LoadSession, on_signed_in=on_signed_in)
     app.add_middleware(
         SessionMiddleware,
         store=RedisStore(connection=redis, prefix=KEY_PREFIX),
@@ -74,19 +83,19 @@ def signed_in(request: Request) -> SignedIn | None:
         return None
 
 
-def start_signed_in(request: Request, person: SignedIn, tokens: dict[str, Any]) -> None:
-    """A new session id for the signed-in person (what was anonymous stays behind)."""
+def start_signed_in(request: Request, person: SignedIn) -> str:
+    """A new session id for the signed-in person (nothing of the anonymous session is kept
+    but its CSRF token); returns the id, under which `web.auth` keeps the API's tokens."""
     keep = {k: v for k, v in request.session.items() if k == "csrf"}
     request.session.clear()
-    regenerate_session_id(request)
+    session_id = regenerate_session_id(request)
     request.session.update(keep)
     request.session["person"] = person.__dict__
-    request.session["tokens"] = tokens
+    return session_id
 
 
-def tokens(request: Request) -> dict[str, Any] | None:
-    value = request.session.get("tokens")
-    return value if isinstance(value, dict) else None
+def session_id(request: Request) -> str | None:
+    return get_session_handler(request).session_id
 
 
 def end(request: Request) -> None:

@@ -54,6 +54,7 @@ class Browsing:
         self.violations: list[str] = []
         self.console_errors: list[str] = []
         self.js: dict[int, bool] = {}
+        self.foreign: list[str] = []
 
     def open(self, *, js: bool = True, viewport: dict[str, int] = DESKTOP) -> Any:
         context = self.browser.new_context(
@@ -67,7 +68,12 @@ class Browsing:
         self.js[id(page)] = js
 
         def on_console(message: Any) -> None:
-            if message.type == "error":
+            if message.type != "error":
+                return
+            document_status = message.text.startswith("Failed to load resource") and (
+                message.location.get("url") == page.url
+            )  # the page's own 4xx/5xx status, which the tests check themselves
+            if not document_status:
                 self.console_errors.append(f"{page.url}: {message.text}")
 
         def on_load() -> None:
@@ -95,9 +101,18 @@ class Browsing:
         )
         return self.look(page)
 
+    def not_ours(self, origin: str) -> None:
+        """Pages of another site a test serves (an attacker's) are not the portal's to audit."""
+        self.foreign.append(origin)
+
     def close(self) -> None:
         unaudited = sorted(
-            {url for page, url in self.loaded if (id(page), url) not in self.audited}
+            {
+                url
+                for page, url in self.loaded
+                if (id(page), url) not in self.audited
+                and not any(url.startswith(origin) for origin in self.foreign)
+            }
         )
         for context in self.contexts:
             context.close()

@@ -43,5 +43,17 @@ class AccountsClient(ApiClient):
         )
         return Profile.model_validate_json(response.content)
 
-    async def sign_out(self, refresh_token: str) -> None:
-        await self.request("POST", "/logout", json_body={"refresh_token": refresh_token})
+    async def refresh(self, refresh_token: str) -> TokenPair:
+        """A new pair; the old refresh token stops working (a second use ends the session)."""
+        response = await self.request(
+            "POST", "/token/refresh", json_body={"refresh_token": refresh_token}
+        )
+        return TokenPair.model_validate_json(response.content)
+
+    async def sign_out(self, access_token: str, refresh_token: str) -> None:
+        await self.request(
+            "POST",
+            "/logout",
+            json_body={"refresh_token": refresh_token},
+            headers={"Authorization": f"Bearer {access_token}"},
+        )

@@ -5,12 +5,11 @@ slice.)"""
 from __future__ import annotations
 
 import contextlib
-import time
 
 from fastapi import Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
-from web import sessions
+from web import auth, sessions
 from web.clients.base import ApiProblem
 from web.csrf import page_router
 from web.forms import FormState
@@ -80,15 +79,8 @@ async def _sign_in(request: Request, accounts: Accounts, *, officer: bool) -> Re
                 role=profile.role,
                 agency_id=profile.agency_id,
             )
-            sessions.start_signed_in(
-                request,
-                person,
-                {
-                    "access": pair.access_token,
-                    "refresh": pair.refresh_token,
-                    "expires_at": time.time() + pair.expires_in,
-                },
-            )
+            session_id = sessions.start_signed_in(request, person)
+            await auth.keeper(request).write(session_id, auth.HeldTokens.of(pair))
             return RedirectResponse("/", status_code=303)
     if password:
         form.keep_out(SIGN_IN_LABELS["password"])
@@ -97,11 +89,15 @@ async def _sign_in(request: Request, accounts: Accounts, *, officer: bool) -> Re
 
 @router.post("/dang-xuat")
 async def sign_out(request: Request, accounts: Accounts) -> RedirectResponse:
-    """Revokes the refresh token at the API, then forgets the session."""
-    held = sessions.tokens(request)
-    if held and isinstance(held.get("refresh"), str):
-        # already revoked or expired: the person is signed out either way
-        with contextlib.suppress(ApiProblem):
-            await accounts.sign_out(held["refresh"])
+    """Revokes the refresh token at the API, then forgets the session and its tokens."""
+    session_id = sessions.session_id(request)
+    if session_id and sessions.signed_in(request):
+        keeper = auth.keeper(request)
+        held = await keeper.current(session_id, accounts)
+        if held is not None:
+            # already revoked or expired: the person is signed out either way
+            with contextlib.suppress(ApiProblem):
+                await accounts.sign_out(held.access, held.refresh)
+        await keeper.forget(session_id)
     sessions.end(request)
     return RedirectResponse("/", status_code=303)
