@@ -47,9 +47,12 @@ def number(value: float | int) -> str:
 
 
 def duration(value: float | None, unit: str | None) -> str | None:
+    """A channel's time; the national catalogue sometimes gives a number without its unit."""
     if value is None:
         return None
-    return f"{number(value)} {TIME_UNITS.get(unit or '', unit or '')}".strip()
+    if not unit:
+        return f"{number(value)} (danh mục không ghi đơn vị thời gian)"
+    return f"{number(value)} {TIME_UNITS.get(unit, unit)}"
 
 
 def fee(fee_vnd: int | None, fee_text: str) -> str:

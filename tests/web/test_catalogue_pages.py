@@ -67,6 +67,9 @@ def test_search_without_accents_then_the_procedure_and_its_form(
     assert "Hộ tịch" in facts and "Cấp xã/phường" in facts and BIRTH_REGISTRATION in facts
     ways = page.locator("section[aria-labelledby='cach-thuc']").inner_text()
     assert "Nộp trực tuyến" in ways and "Miễn phí" in ways
+    # the catalogue gives this procedure's times without a unit, and no processing time
+    assert "danh mục không ghi đơn vị thời gian" in ways
+    assert "không ghi rõ thời hạn giải quyết" in facts
     for heading in ("Trình tự thực hiện", "Thành phần hồ sơ", "Căn cứ pháp lý", "Kết quả"):
         assert page.get_by_role("heading", name=heading, level=2).is_visible(), heading
     assert "123/2015/NĐ-CP" in page.locator("section[aria-labelledby='can-cu']").inner_text()
