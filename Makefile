@@ -4,12 +4,13 @@ SHELL := /bin/bash
 PYTHON ?= python3
 UV := $(PYTHON) -m uv
 VENV_STAMP := .venv/.synced
+WEB_ASSETS := web/node_modules/.package-lock.json
 
 # The test suite's PostgreSQL server and Redis database (number 14 is flushed by the suite).
 TEST_DATABASE_URL ?= postgresql://postgres@127.0.0.1:5432/postgres
 TEST_REDIS_URL ?= redis://127.0.0.1:6379/14
 
-.PHONY: help install run test test-fast fuzz bench bench-catalogue faults import-catalogue lint format services clean
+.PHONY: help install web-assets run test test-fast fuzz bench bench-catalogue faults import-catalogue lint format services clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-17s %s\n", $$1, $$2}'
@@ -21,17 +22,23 @@ $(VENV_STAMP): pyproject.toml uv.lock
 
 install: $(VENV_STAMP) ## install uv if missing, then the locked dependencies into .venv
 
+$(WEB_ASSETS): web/package.json web/package-lock.json
+	cd web && npm ci --no-audit --no-fund --loglevel=error
+	@touch $@
+
+web-assets: $(WEB_ASSETS) ## the pages' npm packages as locked (axe-core for the browser tests; Bootstrap's CSS is vendored)
+
 run: install ## start the whole portal at http://127.0.0.1:8000 (Ctrl-C stops it)
 	PORTAL_CAPTCHA=$${PORTAL_CAPTCHA:-test} $(UV) run --frozen portal run
 
-services: ## check PostgreSQL and Redis, start (or install) them when down
+services: ## check PostgreSQL and Redis, start (or install) them when down; install nginx, chromium, npm when missing
 	@deploy/local/ensure-services.sh
 
-test: install services ## run the whole test suite (real PostgreSQL, Redis, Celery workers, SMTP)
+test: install services web-assets ## run the whole test suite (real PostgreSQL, Redis, Celery workers, SMTP, Chromium)
 	DATABASE_URL=$${DATABASE_URL:-$(TEST_DATABASE_URL)} REDIS_URL=$${REDIS_URL:-$(TEST_REDIS_URL)} \
 		$(UV) run --frozen pytest
 
-test-fast: install services ## the suite without the fault tests
+test-fast: install services web-assets ## the suite without the fault tests
 	DATABASE_URL=$${DATABASE_URL:-$(TEST_DATABASE_URL)} REDIS_URL=$${REDIS_URL:-$(TEST_REDIS_URL)} \
 		$(UV) run --frozen pytest -m "not fault"
 

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Make sure PostgreSQL (127.0.0.1:5432) and Redis (127.0.0.1:6379) answer, starting them when
 # they are installed but down, and installing them from Debian's packages when missing (root).
-# Also installs nginx (not started: the gateway test runs its own) for tests/test_gateway_nginx.py.
+# Also installs nginx (not started: the gateway test runs its own) for tests/test_gateway_nginx.py,
+# and Debian's chromium and npm for the browser tests of the pages (tests/web/).
 set -euo pipefail
 
 say() { echo "[services] $*"; }
@@ -50,4 +51,20 @@ if ! nginx_bin; then
     if [ -n "$added_policy" ]; then rm -f /usr/sbin/policy-rc.d; fi
   fi
   nginx_bin && say "nginx installed" || say "nginx is not installed: the gateway test will skip"
+fi
+
+# The browser tests of the pages drive Debian's chromium (Playwright's own browser download
+# cannot reach its server here); npm installs axe-core (web/package-lock.json). Without a
+# browser those tests fail with the reason: they never skip.
+if ! command -v chromium >/dev/null; then
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+    apt_install chromium || true
+  fi
+  command -v chromium >/dev/null && say "chromium installed" || say "chromium is not installed: the page tests will fail"
+fi
+if ! command -v npm >/dev/null; then
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+    apt_install npm || true
+  fi
+  command -v npm >/dev/null || { say "npm is not installed (Debian: apt-get install npm)"; exit 1; }
 fi
