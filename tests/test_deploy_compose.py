@@ -287,3 +287,18 @@ def test_prometheus_scrapes_every_api_worker_and_the_relay(compose: dict[str, An
     assert "./prometheus/prometheus.yml:/etc/prometheus/prometheus.yml:ro" in prometheus["volumes"]
     grafana_mounts = " ".join(services["grafana"]["volumes"])
     assert "./grafana/portal-dashboard.json:" in grafana_mounts
+
+
+def test_the_pages_run_behind_the_gateway(compose: dict[str, Any]) -> None:
+    """`portal serve web`, reaching each API directly, healthy before nginx routes `/` to it."""
+    services = compose["services"]
+    web = services["web"]
+    assert is_portal(web) and web["command"] == ["serve", "web"]
+    assert "/readyz" in " ".join(web["healthcheck"]["test"])
+    env = web["environment"]
+    for name in PUBLIC:
+        assert env[f"WEB_{name.upper()}_URL"] == f"http://{name}:{API_PORT}"
+    assert env["PORTAL_ENV"] == "production" and env["REDIS_URL"].startswith("redis://redis:")
+    gateway = services["gateway"]
+    assert gateway["environment"]["GATEWAY_WEB"] == f"web:{API_PORT}"
+    assert gateway["depends_on"]["web"]["condition"] == "service_healthy"

@@ -125,7 +125,7 @@ def test_the_installed_wheel_has_every_file_of_the_services(tmp_path: Path) -> N
     (wheel,) = tmp_path.glob("*.whl")
     names = set(zipfile.ZipFile(wheel).namelist())
     tracked = subprocess.run(
-        ["git", "ls-files", "services", "portal"], cwd=ROOT, capture_output=True, text=True
+        ["git", "ls-files", "services", "portal", "web"], cwd=ROOT, capture_output=True, text=True
     ).stdout.split()
     assert tracked
     missing = [path for path in tracked if path not in names]

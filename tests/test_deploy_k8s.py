@@ -280,6 +280,9 @@ def _check_settings(
     name: str, container: dict[str, Any], env: dict[str, str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     args = build_parser().parse_args(container["args"])
+    if args.command == "serve" and args.service == "web":
+        _check_web_settings(name, env, monkeypatch)
+        return
     own = {
         "serve": [getattr(args, "service", None)],
         "worker": [getattr(args, "queue", None)],
@@ -336,3 +339,52 @@ def test_pods_are_annotated_for_prometheus(docs: list[dict[str, Any]]) -> None:
     ]
     (rule,) = monitoring
     assert rule["ports"] == [{"protocol": "TCP", "port": API_PORT}]
+
+
+def _check_web_settings(name: str, env: dict[str, str], monkeypatch: pytest.MonkeyPatch) -> None:
+    """The pages: production (Secure `__Host-` cookie), sessions in the portal's Redis, each
+    API reached through its Service."""
+    from web.settings import WebSettings
+
+    for key in [k for k in os.environ if k.startswith(("PORTAL_", "REDIS_", "WEB_"))]:
+        monkeypatch.delenv(key)
+    for key, value in env.items():
+        monkeypatch.setenv(key, value)
+    settings = WebSettings()
+    assert settings.production and settings.session_cookie == "__Host-phien", name
+    assert settings.public_url.startswith("https://")
+    assert settings.redis_url == env["REDIS_URL"]
+    for svc in PUBLIC:
+        assert getattr(settings, f"{svc}_url") == f"http://{svc}:{API_PORT}", name
+
+
+def test_the_pages_behind_the_gateway(docs: list[dict[str, Any]]) -> None:
+    """`portal serve web` with probes and a Service nginx routes `/` to; it reaches the APIs
+    (allowed by their network policy) and only the gateway reaches it."""
+    deployment = find(docs, "Deployment", "web")
+    spec = deployment["spec"]["template"]["spec"]
+    (container,) = spec["containers"]
+    assert build_parser().parse_args(container["args"]).service == "web"
+    (port,) = container["ports"]
+    assert port["containerPort"] == API_PORT
+    assert container["readinessProbe"]["httpGet"] == {"path": "/readyz", "port": port["name"]}
+    assert container["livenessProbe"]["httpGet"] == {"path": "/healthz", "port": port["name"]}
+    labels = deployment["spec"]["template"]["metadata"]["labels"]
+    service = find(docs, "Service", "web")
+    assert service["spec"]["selector"].items() <= labels.items()
+    assert service["spec"]["ports"][0]["targetPort"] == port["name"]
+    gateway = find(docs, "Deployment", "gateway")["spec"]["template"]
+    (nginx,) = gateway["spec"]["containers"]
+    env = {e["name"]: e["value"] for e in nginx["env"]}
+    assert env["GATEWAY_WEB"] == f"web:{service['spec']['ports'][0]['port']}"
+    apis = find(docs, "NetworkPolicy", "apis-from-gateway-only")["spec"]
+    allowed = [peer["podSelector"]["matchLabels"] for peer in apis["ingress"][0]["from"]]
+    assert any(selector.items() <= labels.items() for selector in allowed)
+    pages = find(docs, "NetworkPolicy", "web-from-gateway-only")["spec"]
+    assert pages["podSelector"]["matchLabels"].items() <= labels.items()
+    (rule,) = pages["ingress"]
+    (peer,) = rule["from"]
+    assert peer["podSelector"]["matchLabels"].items() <= gateway["metadata"]["labels"].items()
+    assert rule["ports"] == [{"protocol": "TCP", "port": API_PORT}]
+    budgets = [d for d in docs if d["kind"] == "PodDisruptionBudget"]
+    assert any(b["spec"]["selector"]["matchLabels"].items() <= labels.items() for b in budgets)

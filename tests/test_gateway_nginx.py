@@ -1,7 +1,8 @@
 """The deployment gateway: deploy/nginx's template rendered the way the nginx image renders it,
-run by a real nginx on a free port, in front of each service's own API started the way every
-container starts it (`portal serve <service>`), with the session stack's PostgreSQL databases,
-Redis, Celery workers, relay and SMTP server behind them."""
+run by a real nginx on a free port, in front of each service's own API and the web pages started
+the way every container starts them (`portal serve <service>`, `portal serve web`, which calls
+the APIs directly), with the session stack's PostgreSQL databases, Redis, Celery workers, relay
+and SMTP server behind them."""
 
 from __future__ import annotations
 
@@ -115,18 +116,19 @@ def nginx_gateway(workdir: Path, upstreams: dict[str, str]) -> Iterator[str]:
 
 @pytest.fixture(scope="module")
 def apis(stack: Stack, tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, str]]:
-    """accounts, catalogue and dossiers APIs, one process each as in the containers."""
+    """accounts, catalogue and dossiers APIs and the web pages, one process each as in the
+    containers."""
     logs = tmp_path_factory.mktemp("apis")
     procs: dict[str, subprocess.Popen[bytes]] = {}
-    addresses: dict[str, str] = {}
+    addresses = {name: f"127.0.0.1:{free_port()}" for name in (*PUBLIC, "web")}
+    web_env = {f"WEB_{name.upper()}_URL": f"http://{addresses[name]}" for name in PUBLIC}
     try:
-        for name in PUBLIC:
-            port = free_port()
-            addresses[name] = f"127.0.0.1:{port}"
+        for name, address in addresses.items():
+            port = address.rsplit(":", 1)[1]
             procs[name] = subprocess.Popen(
                 [sys.executable, "-m", "portal", "serve", name, "--host", "127.0.0.1"]
-                + ["--port", str(port)],
-                env=stack.env(),
+                + ["--port", port],
+                env={**stack.env(), **web_env},
                 cwd=ROOT,
                 stdout=open(logs / f"{name}.log", "wb"),  # noqa: SIM115
                 stderr=subprocess.STDOUT,
@@ -294,9 +296,13 @@ def test_hammering_is_answered_429(gateway: str, method: str, path: str, burst: 
 
 
 def test_unknown_paths_and_the_gateway_health(gateway: str) -> None:
-    for path in ("/", "/khong-co", "/api/v1/notifier/healthz", "/api/v2/accounts/captcha"):
+    for path in ("/api/v1/notifier/healthz", "/api/v2/accounts/captcha", "/api/"):
         body = _problem(httpx.get(gateway + path), 404)
         assert body["title"] == "Không tìm thấy"
+    # every other path is a page: the web app's own 404 page
+    page = httpx.get(f"{gateway}/khong-co")
+    assert page.status_code == 404 and page.headers["content-type"].startswith("text/html")
+    assert "Không tìm thấy trang" in page.text
     # an unknown path inside a service is that service's own 404
     response = httpx.get(f"{gateway}/api/v1/accounts/khong-co")
     assert _problem(response, 404)["instance"] == "/khong-co"  # the prefix was stripped
@@ -306,10 +312,48 @@ def test_unknown_paths_and_the_gateway_health(gateway: str) -> None:
 
 def test_an_upstream_down_is_503_problem(tmp_path: Path) -> None:
     closed = f"127.0.0.1:{free_port()}"  # nothing listens there
-    upstreams = {name: closed for name in PUBLIC}
+    upstreams = {name: closed for name in (*PUBLIC, "web")}
     with nginx_gateway(tmp_path / "nginx", upstreams) as base:
         response = httpx.get(f"{base}/api/v1/catalogue/procedures")
         body = _problem(response, 503)
         assert body["title"] == "Dịch vụ tạm thời không sẵn sàng"
         assert response.headers["retry-after"] == "10"
         assert httpx.get(f"{base}/healthz").status_code == 200
+        # the pages down: a page that says so, in Vietnamese, not JSON
+        page = httpx.get(f"{base}/thu-tuc")
+        assert page.status_code == 503 and page.headers["content-type"].startswith("text/html")
+        assert "Dịch vụ tạm thời gián đoạn" in page.text and page.headers["retry-after"] == "10"
+
+
+def test_pages_through_nginx(gateway: str) -> None:
+    """`/` is the web app, which reaches the APIs directly (WEB_*_URL), not through nginx."""
+    with httpx.Client(base_url=gateway, timeout=30) as client:
+        home = client.get("/", headers={"Accept-Encoding": "gzip"})
+        assert home.status_code == 200 and home.headers["content-encoding"] == "gzip"
+        assert "Cổng Dịch vụ công trực tuyến" in home.text and "Cấp xã/phường" in home.text
+        assert "frame-ancestors 'none'" in home.headers["content-security-policy"]
+        found = client.get("/thu-tuc", params={"q": "dang ky khai sinh"})
+        assert found.status_code == 200 and "Thủ tục đăng ký khai sinh" in found.text
+        css = re.search(r'href="(/static/vendor/bootstrap\.min\.css\?v=\w+)"', home.text)
+        assert css and "immutable" in client.get(css.group(1)).headers["cache-control"]
+        # a page's request id is nginx's, passed on to the web app and back
+        sent = f"trang-{uuid.uuid4().hex}"
+        assert client.get("/", headers={"X-Request-ID": sent}).headers["x-request-id"] == sent
+
+
+def test_hammering_sign_in_through_the_pages_is_slowed_per_address(gateway: str) -> None:
+    """The web app calls the accounts API for every citizen; nginx, which sees each citizen's
+    address, counts sign-in POSTs to the pages like those to the API's /token."""
+    with httpx.Client(base_url=gateway, timeout=30) as client:
+        answers = [
+            client.post("/dang-nhap", data={"email": "a@example.vn", "password": "x"})
+            for _ in range(28)
+        ]
+        statuses = [r.status_code for r in answers]
+        assert 429 not in statuses[:20], statuses  # the burst passes (refused by CSRF: 403)
+        assert statuses.count(429) >= 3, statuses
+        refused = answers[-1]
+        assert refused.status_code == 429 and refused.headers["retry-after"] == "60"
+        assert refused.headers["content-type"].startswith("text/html")
+        assert "Quá nhiều yêu cầu" in refused.text
+        assert client.get("/dang-nhap").status_code == 200  # reading the form is not counted

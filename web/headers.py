@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import logging
 import time
+import uuid
 
 from starlette.datastructures import MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -46,6 +47,7 @@ class PageHeaders:
         for name, value in scope["headers"]:
             if name == b"x-request-id":
                 rid = value.decode("latin-1")[:128]
+        rid = rid or uuid.uuid4().hex  # the gateway's, or one made here: sent on to the APIs
         token = request_id.set(rid)
         started = time.perf_counter()
         path: str = scope["path"]
@@ -57,6 +59,7 @@ class PageHeaders:
             if message["type"] == "http.response.start":
                 response_started = True
                 headers = MutableHeaders(scope=message)
+                headers["X-Request-ID"] = rid
                 headers["Content-Security-Policy"] = CSP
                 headers["X-Content-Type-Options"] = "nosniff"
                 headers["X-Frame-Options"] = "DENY"
