@@ -151,6 +151,8 @@ def _wait_healthy(port: int, sup: Supervisor, timeout: float) -> bool:
 
 
 API_SERVICES = ("accounts", "catalogue", "dossiers", "notifier")  # notifier: health only
+PROTOCOL = "portal.http:ProblemHttpToolsProtocol"
+"""uvicorn's httptools protocol, answering unparseable requests with problem+json."""
 
 
 def api_argv(service: str, *, host: str = "0.0.0.0", port: int = 8000) -> list[str]:
@@ -172,6 +174,8 @@ def api_argv(service: str, *, host: str = "0.0.0.0", port: int = 8000) -> list[s
         "--forwarded-allow-ips",
         "*",
         "--no-access-log",
+        "--http",
+        PROTOCOL,
         "--timeout-graceful-shutdown",
         "20",
     ]
@@ -234,6 +238,8 @@ def process_plan(port: int, worker_concurrency: dict[str, int]) -> list[tuple[st
                 "--port",
                 str(port),
                 "--no-access-log",
+                "--http",
+                PROTOCOL,
                 "--timeout-graceful-shutdown",
                 "10",
                 "--workers",
