@@ -221,6 +221,12 @@ def test_text_that_cannot_be_stored_is_refused_by_every_service(
         assert refused.headers["content-type"] == PROBLEM
         [error] = refused.json()["errors"]
         assert error["code"] == code and error["field"] == field
+    not_utf8 = dossiers.post(
+        "/",
+        content=b'{"procedure_id": "\xff\xfe"}',
+        headers={**citizen, "Content-Type": "application/json"},
+    )
+    assert not_utf8.status_code == 422 and not_utf8.json()["errors"][0]["code"] == "unicode_invalid"
     assert own_count(dossiers, citizen) == before
     names = {
         f["name"]

@@ -27,7 +27,8 @@ PROBLEMS: dict[str, Text] = {
     ),
     "unicode_invalid": Text(
         "Giá trị chứa ký tự Unicode không hợp lệ.",
-        "The value holds text that is not valid Unicode (a lone surrogate).",
+        "The value holds text that is not valid Unicode (a lone surrogate, or bytes that are "
+        "not UTF-8).",
     ),
     "too_deep": Text(
         f"Dữ liệu lồng nhau quá sâu (tối đa {MAX_JSON_DEPTH} cấp).",
@@ -93,6 +94,8 @@ def parse_json_body(body: bytes) -> Any:
         value = json.loads(body)
     except RecursionError:
         raise InputRefused("too_deep", []) from None
+    except UnicodeDecodeError:  # bytes that are not UTF-8 (nor UTF-16/32, which JSON allows)
+        raise InputRefused("unicode_invalid", []) from None
     check_json_value(value)
     return value
 
