@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 import redis.asyncio as aioredis
-from fastapi import FastAPI
+from fastapi import FastAPI, HTTPException
 from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.responses import HTMLResponse, JSONResponse, Response
 
@@ -31,12 +31,21 @@ from services.kernel.errors import install_problem_handlers
 from services.kernel.health import alive_instances
 from services.kernel.metrics import MetricsMiddleware, render, scrape_registry
 from services.kernel.settings import ServiceSettings
-from services.kernel.web import check_ready
+from services.kernel.web import BodyLimitMiddleware, check_ready
 from services.notifier.app import create_app as notifier_app
 from web.app import create_app as web_app
 
 PUBLIC = ("accounts", "catalogue", "dossiers")
 OUTBOX_SERVICES = ("accounts", "catalogue", "dossiers", "notifier")
+
+
+def gateway_body_limit() -> int:
+    """The local gateway's body limit, like nginx's `client_max_body_size`: the largest any
+    service route takes."""
+    from services.catalogue.api import FORM_BODY_BYTES, PROCEDURE_BODY_BYTES
+    from services.dossiers.api import ATTACHMENT_BODY_BYTES, RESULT_BODY_BYTES
+
+    return max(FORM_BODY_BYTES, PROCEDURE_BODY_BYTES, ATTACHMENT_BODY_BYTES, RESULT_BODY_BYTES)
 
 
 def create_gateway() -> FastAPI:
@@ -65,6 +74,8 @@ def create_gateway() -> FastAPI:
         openapi_url=None,
         lifespan=lifespan,
     )
+    # the largest body any route takes (a result's files); each route's own limit is lower
+    gateway.add_middleware(BodyLimitMiddleware, max_bytes=gateway_body_limit())
     gateway.add_middleware(MetricsMiddleware, service="gateway")
     backlog = BacklogCollector(redis_url, OUTBOX_SERVICES)
 
@@ -75,9 +86,9 @@ def create_gateway() -> FastAPI:
         return Response(body, media_type=content_type)
 
     @gateway.get("/api/v1/{service}/metrics", include_in_schema=False)
-    async def no_service_metrics(service: str) -> JSONResponse:
+    async def no_service_metrics(service: str) -> None:
         """Like the nginx gateway: the services' /metrics are not passed on."""
-        return JSONResponse({"detail": "Not Found"}, status_code=404)
+        raise HTTPException(404)
 
     # The gateway's own answers (e.g. a path no service matches, such as one with a newline
     # that the mounts' patterns refuse) are problem+json like the services' answers.

@@ -154,6 +154,8 @@ API_SERVICES = ("accounts", "catalogue", "dossiers", "notifier")  # notifier: he
 APPS = {service: f"services.{service}.app:create_app" for service in API_SERVICES} | {
     "web": "web.app:create_app"  # the pages: nginx routes `/` to it
 }
+PROTOCOL = "portal.http:ProblemHttpToolsProtocol"
+"""uvicorn's httptools protocol, answering unparseable requests with problem+json."""
 
 
 def api_argv(service: str, *, host: str = "0.0.0.0", port: int = 8000) -> list[str]:
@@ -176,6 +178,8 @@ def api_argv(service: str, *, host: str = "0.0.0.0", port: int = 8000) -> list[s
         "--forwarded-allow-ips",
         "*",
         "--no-access-log",
+        "--http",
+        PROTOCOL,
         "--timeout-graceful-shutdown",
         "20",
     ]
@@ -238,6 +242,8 @@ def process_plan(port: int, worker_concurrency: dict[str, int]) -> list[tuple[st
                 "--port",
                 str(port),
                 "--no-access-log",
+                "--http",
+                PROTOCOL,
                 "--timeout-graceful-shutdown",
                 "10",
                 "--workers",

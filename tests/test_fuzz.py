@@ -357,3 +357,46 @@ def test_every_public_operation_keeps_the_error_contract(
     assert not findings, f"{len(findings)} answers broke the contract:\n{report}"
     assert len(counts) >= 45, sorted(counts)  # every public operation of the three services
     assert all(sent > 0 for sent in counts.values()), counts
+    unreadable = read_everything(fuzz_stack.base_url, role_headers)
+    assert not unreadable, "a stored value broke a later read:\n" + "\n".join(unreadable)
+
+
+def read_everything(gateway: str, role_headers: dict[str, dict[str, str]]) -> list[str]:
+    """After the fuzzer stored what it could: every list (folders, summary, inbox and its
+    filters, the catalogue's lists) and every dossier they name, read by the roles that may.
+    Returns the reads that did not answer 200."""
+    api = f"{gateway}/api/v1"
+    citizen, officer = role_headers["citizen"], role_headers["officer"]
+    statuses = ["draft", "submitted", "supplement_requested", "processing", "result_returned"]
+    reads: list[tuple[str, dict[str, Any], dict[str, str]]] = [
+        (f"{api}/dossiers/", {}, citizen),
+        *((f"{api}/dossiers/", {"status": s}, citizen) for s in statuses),
+        (f"{api}/dossiers/summary", {}, citizen),
+        (f"{api}/dossiers/inbox", {}, officer),
+        (f"{api}/dossiers/inbox", {"overdue": "true"}, officer),
+        (f"{api}/dossiers/inbox", {"overdue": "false"}, officer),
+        *((f"{api}/dossiers/inbox", {"status": s}, officer) for s in statuses[1:]),
+        (f"{api}/catalogue/procedures", {"page_size": 100}, {}),
+        (f"{api}/catalogue/agencies", {"page_size": 500}, {}),
+        (f"{api}/catalogue/fields", {"page_size": 500}, {}),
+        (f"{api}/accounts/me", {}, citizen),
+    ]
+    failed: list[str] = []
+    opened: set[str] = set()
+    for url, params, headers in reads:
+        response = httpx.get(url, params=params, headers=headers, timeout=30)
+        if response.status_code != 200:
+            failed.append(f"GET {url} {params} -> {response.status_code} {response.text[:200]}")
+            continue
+        body = response.json()
+        for item in body.get("items", []) if isinstance(body, dict) else []:
+            if "/dossiers/" in url and item["id"] not in opened:
+                opened.add(item["id"])
+                for path in (
+                    f"{api}/dossiers/{item['id']}",
+                    f"{api}/dossiers/{item['id']}/history",
+                ):
+                    shown = httpx.get(path, headers=headers, timeout=30)
+                    if shown.status_code != 200:
+                        failed.append(f"GET {path} -> {shown.status_code} {shown.text[:200]}")
+    return failed

@@ -7,7 +7,7 @@ import time
 from typing import Annotated, Any
 
 import anyio
-from fastapi import APIRouter, Depends, Form, Query, Request, Response
+from fastapi import Depends, Form, Query, Request, Response
 from fastapi.responses import HTMLResponse
 
 from services.accounts import schemas
@@ -16,9 +16,9 @@ from services.accounts.service import AccountService
 from services.kernel.auth import CurrentAdmin, CurrentPrincipal
 from services.kernel.db import commit_through
 from services.kernel.errors import ProblemError, request_language
-from services.kernel.web import DbSession
+from services.kernel.web import DbSession, service_router
 
-router = APIRouter()
+router = service_router()
 
 
 Session = DbSession

@@ -10,17 +10,23 @@ from collections.abc import Awaitable, Callable
 from typing import Annotated, Any
 from urllib.parse import quote
 
-from fastapi import APIRouter, Depends, File, Form, Query, Request, Response, UploadFile
+from fastapi import Depends, File, Form, Query, Request, Response, UploadFile
 from pydantic import BaseModel
 
 from services.catalogue import schemas
 from services.catalogue.service import CatalogueService
+from services.catalogue.settings import get_settings
 from services.kernel.auth import CurrentAdmin
 from services.kernel.db import commit_through
 from services.kernel.errors import request_language
-from services.kernel.web import DbSession
+from services.kernel.web import DbSession, service_router
 
-router = APIRouter()
+router = service_router()
+
+PROCEDURE_BODY_BYTES = 1024 * 1024
+"""A procedure document (steps, legal basis, components, declaration schema) may be long; every
+other JSON route takes the service default (`PORTAL_MAX_BODY_BYTES`, 256 KB)."""
+FORM_BODY_BYTES = get_settings().max_form_bytes + 64 * 1024
 
 
 def _service(request: Request, session: DbSession) -> CatalogueService:
@@ -92,18 +98,37 @@ async def cached(
     return respond(request, body)
 
 
-@router.get("/agencies", response_model=list[schemas.AgencyOut], tags=["agencies"])
+Page = Annotated[int, Query(ge=1, le=10_000)]
+ReferencePageSize = Annotated[int, Query(ge=1, le=500)]
+"""Agencies and fields are short lists (at most a few hundred): one page may hold them all."""
+
+
+def page_of(items: list[Any], page: int, page_size: int) -> dict[str, Any]:
+    """The contract's list shape, over a list already in hand."""
+    start = (page - 1) * page_size
+    return {
+        "items": items[start : start + page_size],
+        "total": len(items),
+        "page": page,
+        "page_size": page_size,
+    }
+
+
+@router.get("/agencies", response_model=schemas.AgencyPage, tags=["agencies"])
 async def list_agencies(
     request: Request,
     service: Service,
     tier: schemas.Tier | None = None,
     parent_id: Annotated[str | None, Query(max_length=64)] = None,
+    page: Page = 1,
+    page_size: ReferencePageSize = 20,
 ) -> Response:
     """Cơ quan: the province, its departments (sở, ngành) and its communes (or districts)."""
 
-    async def produce() -> list[dict[str, Any]]:
+    async def produce() -> dict[str, Any]:
         agencies = await service.repo.agencies(tier, parent_id)
-        return [schemas.AgencyOut.model_validate(a).model_dump(mode="json") for a in agencies]
+        items = [schemas.AgencyOut.model_validate(a).model_dump(mode="json") for a in agencies]
+        return page_of(items, page, page_size)
 
     return await cached(request, service, produce)
 
@@ -117,14 +142,19 @@ async def get_agency(request: Request, service: Service, agency_id: str) -> Resp
     return await cached(request, service, produce)
 
 
-@router.get("/fields", response_model=list[schemas.FieldOut], tags=["fields"])
+@router.get("/fields", response_model=schemas.FieldPage, tags=["fields"])
 async def list_fields(
-    request: Request, service: Service, tier: schemas.Tier | None = None
+    request: Request,
+    service: Service,
+    tier: schemas.Tier | None = None,
+    page: Page = 1,
+    page_size: ReferencePageSize = 20,
 ) -> Response:
     """Lĩnh vực, with how many procedures each has (at that tier when given)."""
 
-    async def produce() -> list[dict[str, Any]]:
-        return [f.model_dump(mode="json") for f in await service.fields(tier)]
+    async def produce() -> dict[str, Any]:
+        items = [f.model_dump(mode="json") for f in await service.fields(tier)]
+        return page_of(items, page, page_size)
 
     return await cached(request, service, produce)
 
@@ -138,7 +168,7 @@ async def list_procedures(
     field_id: Annotated[str | None, Query(max_length=120)] = None,
     tier: schemas.Tier | None = None,
     online: schemas.Online | None = None,
-    page: Annotated[int, Query(ge=1, le=10_000)] = 1,
+    page: Page = 1,
     page_size: Annotated[int, Query(ge=1, le=100)] = 20,
 ) -> Response:
     """Tra cứu thủ tục: browse by agency, field, tier and online mode, or search by keyword
@@ -247,7 +277,13 @@ async def retire_field(
     return Response(status_code=204)
 
 
-@router.post("/procedures", status_code=201, response_model=schemas.ProcedureDetail, tags=["admin"])
+@router.post(
+    "/procedures",
+    status_code=201,
+    response_model=schemas.ProcedureDetail,
+    tags=["admin"],
+    max_body_size=PROCEDURE_BODY_BYTES,
+)
 async def create_procedure(
     body: schemas.ProcedureIn,
     request: Request,
@@ -259,7 +295,12 @@ async def create_procedure(
     return await commit_through(session, service.create_procedure(body, lang))
 
 
-@router.put("/procedures/{id_or_code}", response_model=schemas.ProcedureDetail, tags=["admin"])
+@router.put(
+    "/procedures/{id_or_code}",
+    response_model=schemas.ProcedureDetail,
+    tags=["admin"],
+    max_body_size=PROCEDURE_BODY_BYTES,
+)
 async def update_procedure(
     id_or_code: str,
     body: schemas.ProcedureUpdate,
@@ -285,6 +326,7 @@ async def retire_procedure(
 @router.post(
     "/procedures/{id_or_code}/forms",
     status_code=201,
+    max_body_size=FORM_BODY_BYTES,
     response_model=schemas.FormOut,
     tags=["admin"],
 )

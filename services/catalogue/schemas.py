@@ -4,9 +4,17 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    field_validator,
+    model_validator,
+)
 
 from services.catalogue.text import clean
+from services.kernel.inputs import bounded_json
 
 Tier = Literal["province", "department", "district", "commune"]
 ProcedureTier = Literal["province", "commune"]
@@ -106,6 +114,20 @@ class ProcedureDetail(ProcedureSummary):
     retired: bool = False
 
 
+class AgencyPage(BaseModel):
+    items: list[AgencyOut]
+    total: int
+    page: int
+    page_size: int
+
+
+class FieldPage(BaseModel):
+    items: list[FieldOut]
+    total: int
+    page: int
+    page_size: int
+
+
 class ProcedurePage(BaseModel):
     items: list[ProcedureSummary]
     total: int
@@ -147,7 +169,25 @@ class ComponentIn(BaseModel):
     form_name: str | None = Field(None, max_length=300)
 
 
-class ProcedureIn(BaseModel):
+PROCEDURE_LIMITS = {
+    "max_bytes": 1024 * 1024,
+    "max_string": 60_000,
+    "max_depth": 12,
+    "max_items": 1000,
+}
+"""Bounds of a procedure document an admin sends: the national catalogue's longest text (the
+conditions of one procedure) is 44,590 characters; a declaration schema nests a few levels."""
+_check_procedure_size = bounded_json(**PROCEDURE_LIMITS)
+
+
+class BoundedDocument(BaseModel):
+    @model_validator(mode="after")
+    def _bounded(self) -> BoundedDocument:
+        _check_procedure_size(self.model_dump(mode="json", exclude_unset=True))
+        return self
+
+
+class ProcedureIn(BoundedDocument):
     code: Annotated[str, StringConstraints(pattern=r"^[0-9A-Za-z][0-9A-Za-z.\-]{0,39}$")]
     name: Annotated[str, StringConstraints(min_length=5, max_length=2000)]
     field_id: str
@@ -167,7 +207,7 @@ class ProcedureIn(BaseModel):
     declaration_schema: dict[str, Any] | None = None
 
 
-class ProcedureUpdate(BaseModel):
+class ProcedureUpdate(BoundedDocument):
     """Only the given fields change; any change publishes a new version."""
 
     name: Annotated[str, StringConstraints(min_length=5, max_length=2000)] | None = None

@@ -39,7 +39,12 @@ from services.kernel.contracts import (
 from services.kernel.db import new_id, utcnow
 from services.kernel.errors import ProblemError, Text, field_error
 from services.kernel.outbox import add_message
-from services.kernel.storage import FileStorage, new_storage_key
+from services.kernel.storage import (
+    FileStorage,
+    delete_after_commit,
+    new_storage_key,
+    put_in_transaction,
+)
 from services.kernel.uploads import DOCUMENT_TYPES, UploadRejected, check_upload
 
 FORM_TYPES = {k: v for k, v in DOCUMENT_TYPES.items() if not k.startswith("image/")}
@@ -544,7 +549,7 @@ class CatalogueService:
                 self.repo.add(form)
         old_key = form.storage_key
         form.storage_key = new_storage_key("forms", sniffed.extension)
-        await self.storage.put(form.storage_key, data)
+        await put_in_transaction(self.session, self.storage, form.storage_key, data)
         form.filename = safe_filename(filename, sniffed.extension)
         form.content_type = sniffed.content_type
         form.size = sniffed.size
@@ -553,7 +558,7 @@ class CatalogueService:
         await self.session.flush()
         await self.publish(procedure)
         if old_key:
-            await self.storage.delete(old_key)
+            delete_after_commit(self.session, self.storage, old_key)
         return form
 
     async def remove_form(self, id_or_code: str, form_id: str) -> None:
@@ -575,7 +580,7 @@ class CatalogueService:
         await self.session.flush()
         await self.publish(procedure)
         if old_key:
-            await self.storage.delete(old_key)
+            delete_after_commit(self.session, self.storage, old_key)
 
     async def _active_field(self, field_id: str, lang: str) -> Field:
         field = await self.repo.field(field_id)

@@ -5,18 +5,29 @@ from __future__ import annotations
 from typing import Annotated, Any
 from urllib.parse import quote
 
-from fastapi import APIRouter, Depends, File, Form, Header, Query, Request, Response, UploadFile
+from fastapi import Depends, File, Form, Header, Query, Request, Response, UploadFile
 
 from services.dossiers import schemas
 from services.dossiers.models import DossierFile, SpentCaptcha
 from services.dossiers.service import Actor, DossierService
+from services.dossiers.settings import get_settings
 from services.kernel.auth import OptionalPrincipal, unauthorized
 from services.kernel.captcha import captcha_invalid, load_captcha_secret, verify_captcha
 from services.kernel.db import commit_through
 from services.kernel.errors import ProblemError, Text, request_language
-from services.kernel.web import DbSession
+from services.kernel.web import DbSession, service_router
 
-router = APIRouter()
+router = service_router()
+
+MULTIPART_OVERHEAD = 64 * 1024
+_limits = get_settings()
+ATTACHMENT_BODY_BYTES = _limits.max_file_bytes + MULTIPART_OVERHEAD
+RESULT_BODY_BYTES = (
+    min(_limits.max_result_files * _limits.max_file_bytes, _limits.max_dossier_bytes)
+    + MULTIPART_OVERHEAD
+)
+"""Bodies of the two upload routes; every other route takes the service default
+(`PORTAL_MAX_BODY_BYTES`, 256 KB)."""
 
 
 def _service(request: Request, session: DbSession) -> DossierService:
@@ -188,17 +199,16 @@ async def update_dossier(
 
 @router.delete("/{dossier_id}", status_code=204, tags=["filing"])
 async def delete_dossier(
-    dossier_id: str, request: Request, service: Service, session: DbSession, actor: ActorDep
+    dossier_id: str, service: Service, session: DbSession, actor: ActorDep
 ) -> Response:
-    keys = await commit_through(session, service.discard(dossier_id, actor))
-    for key in keys:
-        await request.app.state.storage.delete(key)
+    await commit_through(session, service.discard(dossier_id, actor))
     return Response(status_code=204)
 
 
 @router.post(
     "/{dossier_id}/components/{component_id}/files",
     status_code=201,
+    max_body_size=ATTACHMENT_BODY_BYTES,
     response_model=schemas.FileOut,
     tags=["files"],
 )
@@ -226,13 +236,11 @@ async def detach_file(
     dossier_id: str,
     component_id: str,
     file_id: str,
-    request: Request,
     service: Service,
     session: DbSession,
     actor: ActorDep,
 ) -> Response:
-    key = await commit_through(session, service.detach(dossier_id, component_id, file_id, actor))
-    await request.app.state.storage.delete(key)
+    await commit_through(session, service.detach(dossier_id, component_id, file_id, actor))
     return Response(status_code=204)
 
 
@@ -325,7 +333,12 @@ async def add_step(
     return await service.render(dossier)
 
 
-@router.post("/{dossier_id}/result", response_model=schemas.DossierOut, tags=["processing"])
+@router.post(
+    "/{dossier_id}/result",
+    response_model=schemas.DossierOut,
+    tags=["processing"],
+    max_body_size=RESULT_BODY_BYTES,
+)
 async def return_result(
     dossier_id: str,
     request: Request,

@@ -71,6 +71,9 @@ class Dossier(Base):
     email: Mapped[str] = mapped_column(String(320))
     """Where every status change is e-mailed."""
     applicant: Mapped[dict[str, Any]] = mapped_column(JSON)
+    applicant_name: Mapped[str | None] = mapped_column(String(200))
+    """The applicant's full name, in its own column for the lists (never parsed out of the JSON
+    in SQL, where one broken row would fail the whole list); kept by `set_applicant`."""
     declaration: Mapped[dict[str, Any]] = mapped_column(JSON)
     token_hash: Mapped[str | None] = mapped_column(String(64), unique=True)
     tracking_hash: Mapped[str | None] = mapped_column(String(64), unique=True)
@@ -89,6 +92,11 @@ class Dossier(Base):
     @property
     def accountless(self) -> bool:
         return self.owner_id is None
+
+    def set_applicant(self, applicant: dict[str, Any]) -> None:
+        self.applicant = applicant
+        name = applicant.get("full_name")
+        self.applicant_name = name[:200] if isinstance(name, str) and name else None
 
 
 class DossierFile(Base):

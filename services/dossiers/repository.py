@@ -6,7 +6,7 @@ import datetime as dt
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import ColumnElement, func, select
+from sqlalchemy import ColumnElement, Row, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.dossiers.models import (
@@ -18,6 +18,24 @@ from services.dossiers.models import (
     ProcedureCopy,
 )
 from services.kernel.db import conflict_insert
+
+SUMMARY_COLUMNS = (
+    Dossier.id,
+    Dossier.code,
+    Dossier.status,
+    Dossier.procedure_id,
+    Dossier.procedure_version,
+    ProcedureCopy.code.label("procedure_code"),
+    ProcedureCopy.name.label("procedure_name"),
+    Dossier.agency_id,
+    Dossier.agency_name,
+    Dossier.applicant_name,
+    Dossier.submitted_at,
+    Dossier.due_at,
+    Dossier.updated_at,
+)
+"""What a dossier list shows, by name (`DossierService.summary` reads these): plain columns
+only, the procedure's code and name from the copy of the version filed against."""
 
 
 class DossiersRepository:
@@ -43,18 +61,25 @@ class DossiersRepository:
 
     async def page(
         self, conditions: Sequence[ColumnElement[bool]], order: Any, offset: int, limit: int
-    ) -> tuple[list[Dossier], int]:
+    ) -> tuple[list[Row[Any]], int]:
+        """One page of dossier summaries: only the columns a list shows (never the applicant,
+        the declaration or the procedure snapshot whole)."""
         total = await self.session.scalar(
             select(func.count()).select_from(Dossier).where(*conditions)
         )
-        rows = await self.session.scalars(
-            select(Dossier)
+        rows = await self.session.execute(
+            select(*SUMMARY_COLUMNS)
+            .join(
+                ProcedureCopy,
+                (ProcedureCopy.procedure_id == Dossier.procedure_id)
+                & (ProcedureCopy.version == Dossier.procedure_version),
+            )
             .where(*conditions)
             .order_by(order, Dossier.id)
             .offset(offset)
             .limit(limit)
         )
-        return list(rows), total or 0
+        return list(rows.all()), total or 0
 
     async def counts_by_status(self, owner_id: str) -> dict[str, int]:
         rows = await self.session.execute(

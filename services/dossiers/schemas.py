@@ -5,7 +5,9 @@ from __future__ import annotations
 import datetime as dt
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, EmailStr, Field, StringConstraints
+from pydantic import AfterValidator, BaseModel, ConfigDict, EmailStr, Field, StringConstraints
+
+from services.kernel.inputs import OneLine, bounded_json
 
 Status = Literal[
     "draft", "submitted", "supplement_requested", "processing", "result_returned", "rejected"
@@ -21,7 +23,43 @@ STATUS_LABELS: dict[str, str] = {
     "rejected": "Hồ sơ bị trả lại",
 }
 
-JsonObject = Annotated[dict[str, Any], Field(max_length=200)]
+APPLICANT_LIMITS = {"max_bytes": 16 * 1024, "max_string": 2000, "max_depth": 4, "max_items": 50}
+DECLARATION_LIMITS = {"max_bytes": 64 * 1024, "max_string": 4000, "max_depth": 6, "max_items": 200}
+"""Bounds of the free-form parts of a dossier (the README's "Limits" table): generous for any
+form the catalogue describes (its longest text field takes 4,000 characters), small enough that
+no dossier weighs on the lists, the inbox or an e-mail."""
+
+OneLineText = Annotated[str, OneLine, StringConstraints(min_length=1, max_length=500)]
+
+
+class ApplicantIn(BaseModel):
+    """The applicant (người nộp hồ sơ): the common fields are typed here, so that a name is one
+    line and an e-mail address is one; the procedure's own schema (`$defs.applicant`) decides
+    at sending what is required. Other members are kept as sent, within the bounds."""
+
+    model_config = ConfigDict(extra="allow")
+
+    full_name: Annotated[str, OneLine, StringConstraints(min_length=1, max_length=200)] | None = (
+        None
+    )
+    email: EmailStr | None = Field(None, max_length=320)
+    phone: Annotated[str, OneLine, StringConstraints(max_length=20)] | None = None
+    id_number: Annotated[str, OneLine, StringConstraints(max_length=20)] | None = None
+    gender: Annotated[str, OneLine, StringConstraints(max_length=20)] | None = None
+    date_of_birth: Annotated[str, OneLine, StringConstraints(max_length=10)] | None = None
+    address: OneLineText | None = None
+
+
+def _applicant_dict(value: ApplicantIn) -> dict[str, Any]:
+    return value.model_dump(mode="json", exclude_unset=True)
+
+
+Applicant = Annotated[
+    ApplicantIn,
+    AfterValidator(_applicant_dict),
+    AfterValidator(bounded_json(**APPLICANT_LIMITS)),
+]
+Declaration = Annotated[dict[str, Any], AfterValidator(bounded_json(**DECLARATION_LIMITS))]
 Note = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=4000)]
 
 
@@ -30,20 +68,20 @@ class DossierIn(BaseModel):
 
     procedure_id: Annotated[str, StringConstraints(min_length=1, max_length=40)]
     agency_id: Annotated[str, StringConstraints(max_length=64)] | None = None
-    applicant: JsonObject = {}
-    declaration: JsonObject = {}
+    applicant: Applicant = Field(default_factory=dict)  # type: ignore[assignment]
+    declaration: Declaration = Field(default_factory=dict)
 
 
 class AccountlessDossierIn(DossierIn):
-    applicant: JsonObject
-    email: EmailStr | None = Field(None, description="defaults to applicant.email")
+    applicant: Applicant
+    email: EmailStr | None = Field(None, max_length=320, description="defaults to applicant.email")
     captcha_id: Annotated[str, StringConstraints(min_length=1, max_length=400)]
     captcha_answer: Annotated[str, StringConstraints(min_length=1, max_length=20)]
 
 
 class DossierUpdate(BaseModel):
-    applicant: JsonObject | None = None
-    declaration: JsonObject | None = None
+    applicant: Applicant | None = None
+    declaration: Declaration | None = None
 
 
 class SupplementRequestIn(BaseModel):

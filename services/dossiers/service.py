@@ -39,8 +39,14 @@ from services.kernel.auth import Principal
 from services.kernel.contracts import AgenciesPublishedV1, ProcedurePublishedV1, SendEmailV1
 from services.kernel.db import new_id, utcnow
 from services.kernel.errors import ProblemError, Text
+from services.kernel.inputs import readable
 from services.kernel.outbox import add_message, claim_message
-from services.kernel.storage import FileStorage, new_storage_key
+from services.kernel.storage import (
+    FileStorage,
+    delete_after_commit,
+    new_storage_key,
+    put_in_transaction,
+)
 from services.kernel.uploads import DOSSIER_TYPES, UploadRejected, check_upload
 from services.kernel.uploads import safe_display_name as display_name
 
@@ -90,6 +96,25 @@ def next_status(action: str, current: str) -> str:
             extra={"dossier_status": current},
         )
     return target
+
+
+@dataclass(frozen=True)
+class SummaryValues:
+    """The columns of a dossier list (`repository.SUMMARY_COLUMNS`), for a dossier in hand."""
+
+    id: str
+    code: str | None
+    status: str
+    procedure_id: str
+    procedure_version: int
+    procedure_code: str | None
+    procedure_name: str | None
+    agency_id: str
+    agency_name: str | None
+    applicant_name: str | None
+    submitted_at: dt.datetime | None
+    due_at: dt.datetime | None
+    updated_at: dt.datetime
 
 
 # -- who is acting --------------------------------------------------------------------------
@@ -240,11 +265,11 @@ class DossierService:
             agency_name=agency.name if agency else procedure.snapshot.get("agency_name"),
             owner_id=actor.user_id if actor.role == "citizen" else None,
             email=(email or actor.email or str(data.applicant.get("email") or "")).lower(),
-            applicant=data.applicant,
             declaration=data.declaration,
             paused_working_days=0,
             history_count=0,
         )
+        dossier.set_applicant(data.applicant)
         if actor.role == "accountless":
             token = secrets.token_urlsafe(32)
             dossier.token_hash = digest(token)
@@ -266,23 +291,23 @@ class DossierService:
         if dossier.status not in EDITABLE:
             raise self._not_editable(dossier)
         if data.applicant is not None:
-            dossier.applicant = data.applicant
+            dossier.set_applicant(data.applicant)
         if data.declaration is not None:
             dossier.declaration = data.declaration
         await self.session.flush()
         return dossier
 
-    async def discard(self, dossier_id: str, actor: Actor) -> list[str]:
-        """Delete a draft; returns the storage keys of its files (removed after commit)."""
+    async def discard(self, dossier_id: str, actor: Actor) -> None:
+        """Delete a draft; its files leave storage once that is committed."""
         dossier = await self._as_filer(dossier_id, actor)
         if actor.role == "accountless":
             raise ProblemError("forbidden", TOKEN_ONLY_FILES_AND_SUBMIT, status=403)
         if dossier.status != "draft":
             raise self._not_editable(dossier)
-        keys = [f.storage_key for f in await self.repo.files(dossier.id)]
+        for stored in await self.repo.files(dossier.id):
+            delete_after_commit(self.session, self.storage, stored.storage_key)
         await self.session.delete(dossier)
         await self.session.flush()
-        return keys
 
     def _not_editable(self, dossier: Dossier) -> ProblemError:
         return ProblemError(
@@ -345,7 +370,7 @@ class DossierService:
                 status=413,
             )
         key = new_storage_key(dossier.id, checked.extension)
-        await self.storage.put(key, data)
+        await put_in_transaction(self.session, self.storage, key, data)
         stored = DossierFile(
             id=new_id(),
             dossier_id=dossier.id,
@@ -361,8 +386,8 @@ class DossierService:
         await self.session.flush()
         return stored
 
-    async def detach(self, dossier_id: str, component_id: str, file_id: str, actor: Actor) -> str:
-        """Remove an attachment; returns its storage key (deleted after commit)."""
+    async def detach(self, dossier_id: str, component_id: str, file_id: str, actor: Actor) -> None:
+        """Remove an attachment; the file leaves storage once that is committed."""
         dossier = await self._as_filer(dossier_id, actor)
         editable = EDITABLE if actor.role == "citizen" else frozenset({"draft"})
         if dossier.status not in editable:
@@ -372,7 +397,7 @@ class DossierService:
             raise ProblemError("not-found", Text("Không có tệp này.", "No such file."), status=404)
         await self.session.delete(stored)
         await self.session.flush()
-        return stored.storage_key
+        delete_after_commit(self.session, self.storage, stored.storage_key)
 
     async def read_file(
         self, dossier_id: str, file_id: str, actor: Actor, *, kind: str
@@ -593,7 +618,7 @@ class DossierService:
                 message_id=new_id(),
                 to=dossier.email,
                 template=template,
-                context=context,  # type: ignore[arg-type]
+                context=readable(context),  # type: ignore[arg-type]
             ),
         )
 
@@ -624,8 +649,8 @@ class DossierService:
         ]
         return {
             **self._summary_fields(dossier),
-            "applicant": dossier.applicant,
-            "declaration": dossier.declaration,
+            "applicant": readable(dossier.applicant),
+            "declaration": readable(dossier.declaration),
             "components": components,
             "received_at": dossier.received_at,
             "supplement_request": dossier.supplement_request,
@@ -637,35 +662,49 @@ class DossierService:
 
     def _summary_fields(self, dossier: Dossier) -> dict[str, Any]:
         snapshot = dossier.procedure
-        return {
-            "id": dossier.id,
-            "code": dossier.code,
-            "status": dossier.status,
-            "status_label": STATUS_LABELS[dossier.status],
-            "procedure": {
-                "id": dossier.procedure_id,
-                "code": snapshot.get("code"),
-                "name": snapshot.get("name"),
-                "version": dossier.procedure_version,
-            },
-            "agency": {"id": dossier.agency_id, "name": dossier.agency_name},
-            "submitted_at": dossier.submitted_at,
-            "due_at": dossier.due_at,
-            "overdue": self._overdue(dossier),
-            "updated_at": dossier.updated_at,
-        }
-
-    def _overdue(self, dossier: Dossier) -> bool:
-        return (
-            dossier.status in ("submitted", "processing")
-            and dossier.due_at is not None
-            and is_overdue(dossier.due_at, utcnow())
+        return self.summary(
+            SummaryValues(
+                id=dossier.id,
+                code=dossier.code,
+                status=dossier.status,
+                procedure_id=dossier.procedure_id,
+                procedure_version=dossier.procedure_version,
+                procedure_code=snapshot.get("code"),
+                procedure_name=snapshot.get("name"),
+                agency_id=dossier.agency_id,
+                agency_name=dossier.agency_name,
+                applicant_name=dossier.applicant.get("full_name"),
+                submitted_at=dossier.submitted_at,
+                due_at=dossier.due_at,
+                updated_at=dossier.updated_at,
+            )
         )
 
-    def summary(self, dossier: Dossier) -> dict[str, Any]:
+    def summary(self, row: Any) -> dict[str, Any]:
+        """A dossier's summary from the columns a list reads (`SUMMARY_COLUMNS`), or from the
+        same names of a `SummaryValues`. Text is read with `readable`: one row stored before
+        the edge refused broken text must not take a list down."""
         return {
-            **self._summary_fields(dossier),
-            "applicant_name": dossier.applicant.get("full_name"),
+            "id": row.id,
+            "code": row.code,
+            "status": row.status,
+            "status_label": STATUS_LABELS[row.status],
+            "procedure": {
+                "id": row.procedure_id,
+                "code": readable(row.procedure_code),
+                "name": readable(row.procedure_name),
+                "version": row.procedure_version,
+            },
+            "agency": {"id": row.agency_id, "name": readable(row.agency_name)},
+            "applicant_name": readable(row.applicant_name),
+            "submitted_at": row.submitted_at,
+            "due_at": row.due_at,
+            "overdue": (
+                row.status in ("submitted", "processing")
+                and row.due_at is not None
+                and is_overdue(row.due_at, utcnow())
+            ),
+            "updated_at": row.updated_at,
         }
 
     async def list_own(
@@ -698,7 +737,7 @@ class DossierService:
     ) -> dict[str, Any]:
         rows, total = await self.repo.page(conditions, order, (page - 1) * page_size, page_size)
         return {
-            "items": [self.summary(d) for d in rows],
+            "items": [self.summary(row) for row in rows],
             "total": total,
             "page": page,
             "page_size": page_size,

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import datetime as dt
+import logging
 import os
 import uuid
-from collections.abc import AsyncIterator, Awaitable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any, TypeVar
@@ -116,16 +117,63 @@ def database_for(url: str) -> Database:
     return _databases[key]
 
 
+_ON_ROLLBACK = "portal.on_rollback"
+_AFTER_COMMIT = "portal.after_commit"
+EDGE_COMMITS = "portal.edge_commits"
+"""`session.info` key: set on a request's session, whose route commits once the answer is
+rendered (`services.kernel.web.PortalRoute`); `commit_through` then only rolls back."""
+
+log = logging.getLogger("portal.db")
+
+
+def on_rollback(session: AsyncSession, undo: Callable[[], Awaitable[object]]) -> None:
+    """Run `undo` if the session's transaction rolls back: e.g. delete a file stored for a row
+    that will not exist."""
+    session.info.setdefault(_ON_ROLLBACK, []).append(undo)
+
+
+def after_commit(session: AsyncSession, then: Callable[[], Awaitable[object]]) -> None:
+    """Run `then` once the session's transaction is committed: e.g. delete the file of a row
+    the transaction removed (before the commit, a failed commit would leave a row without it)."""
+    session.info.setdefault(_AFTER_COMMIT, []).append(then)
+
+
+async def settle(session: AsyncSession, *, commit: bool) -> None:
+    """End the session's transaction: commit and run what waits for the commit, or roll back
+    and undo what was done outside the database (a failed commit rolls back too)."""
+    if commit:
+        try:
+            await session.commit()
+        except BaseException:
+            await settle(session, commit=False)
+            raise
+        callbacks = session.info.pop(_AFTER_COMMIT, [])
+        session.info.pop(_ON_ROLLBACK, None)
+    else:
+        try:
+            await session.rollback()
+        finally:
+            callbacks = session.info.pop(_ON_ROLLBACK, [])
+            session.info.pop(_AFTER_COMMIT, None)
+    for callback in callbacks:
+        try:
+            await callback()
+        except Exception:  # the transaction is settled; a leftover file is only logged
+            log.exception("%s work failed", "after-commit" if commit else "rollback")
+
+
 async def commit_through(session: AsyncSession, awaitable: Awaitable[T]) -> T:
     """Run a service call and commit; any refusal (ProblemError) or failure rolls back all the
-    call did. The few records that must outlive a refusal (a sign-in failure, a wrong try at a
-    code) are written on purpose in a transaction of their own (`own_transaction`)."""
+    call did. In a route (`PortalRoute`) the commit waits until the answer is rendered. The few
+    records that must outlive a refusal (a sign-in failure, a wrong try at a code) are written
+    on purpose in a transaction of their own (`own_transaction`)."""
     try:
         result = await awaitable
     except BaseException:
-        await session.rollback()
+        await settle(session, commit=False)
         raise
-    await session.commit()
+    if not session.info.get(EDGE_COMMITS):
+        await settle(session, commit=True)
     return result
 
 

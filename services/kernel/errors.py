@@ -27,6 +27,7 @@ TITLES: dict[str, tuple[int, str, str]] = {
     "not-found": (404, "Không tìm thấy", "Not found"),
     "method-not-allowed": (405, "Phương thức không được hỗ trợ", "Method not allowed"),
     "conflict": (409, "Xung đột trạng thái", "Conflict"),
+    "request-timeout": (408, "Hết thời gian chờ dữ liệu", "Request timeout"),
     "payload-too-large": (413, "Dữ liệu gửi lên quá lớn", "Payload too large"),
     "unsupported-media-type": (415, "Kiểu dữ liệu không được hỗ trợ", "Unsupported media type"),
     "validation": (422, "Dữ liệu không hợp lệ", "Validation failed"),
@@ -233,6 +234,14 @@ def install_problem_handlers(app: FastAPI) -> None:
             401: Text("Cần đăng nhập hoặc mã truy cập không hợp lệ.", "A valid token is required."),
             404: Text("Không tìm thấy tài nguyên yêu cầu.", "The resource was not found."),
             405: Text("Phương thức không được hỗ trợ.", "Method not allowed."),
+            408: Text(
+                "Dữ liệu gửi lên không đến đủ trong thời gian cho phép; vui lòng gửi lại.",
+                "The request body did not arrive in time; please send it again.",
+            ),
+            413: Text(
+                "Dữ liệu gửi lên vượt quá dung lượng cho phép.",
+                "The request body is larger than allowed.",
+            ),
         }
         text = texts.get(exc.status_code)
         detail = text(lang) if text else str(exc.detail)

@@ -60,6 +60,21 @@ class ServiceSettings(BaseSettings):
     s3_secret_key: SecretStr = Field(SecretStr(""), validation_alias=_env("PORTAL_S3_SECRET_KEY"))
     s3_region: str = Field("us-east-1", validation_alias=_env("PORTAL_S3_REGION"))
 
+    max_body_bytes: int = Field(256 * 1024, ge=1024, validation_alias=_env("PORTAL_MAX_BODY_BYTES"))
+    """The largest request body a service takes, unless a route says otherwise (file uploads
+    and the catalogue's procedure documents do: see the README's "Limits" table)."""
+    body_timeout_seconds: float = Field(
+        15.0, gt=0, validation_alias=_env("PORTAL_BODY_TIMEOUT_SECONDS")
+    )
+    """How long a client may leave its request body unfinished before it is answered 408."""
+    server_timing: bool | None = Field(None, validation_alias=_env("PORTAL_SERVER_TIMING"))
+    """Whether answers carry `Server-Timing` (how long the service worked: useful to a
+    benchmark, a hint to an attacker); unset, only outside production."""
+
+    @property
+    def server_timing_enabled(self) -> bool:
+        return self.server_timing if self.server_timing is not None else not self.production
+
     @property
     def production(self) -> bool:
         return self.portal_env == "production"

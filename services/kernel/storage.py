@@ -12,8 +12,9 @@ from typing import Any, Protocol
 
 from anyio import Path as AsyncPath
 from anyio import to_thread
+from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.kernel.db import new_id
+from services.kernel.db import after_commit, new_id, on_rollback
 from services.kernel.settings import ServiceSettings
 from services.kernel.uploads import (
     DOCUMENT_TYPES,
@@ -35,7 +36,9 @@ __all__ = [
     "UploadRejected",
     "check_key",
     "check_upload",
+    "delete_after_commit",
     "new_storage_key",
+    "put_in_transaction",
     "safe_display_name",
     "sniff",
     "storage_from_settings",
@@ -56,6 +59,20 @@ class FileStorage(Protocol):
     async def put(self, key: str, data: bytes) -> None: ...
     async def get(self, key: str) -> bytes: ...
     async def delete(self, key: str) -> None: ...
+
+
+async def put_in_transaction(
+    session: AsyncSession, storage: FileStorage, key: str, data: bytes
+) -> None:
+    """Store a file for a row of `session`'s transaction: it is deleted again if that
+    transaction rolls back, so a refused request leaves no file behind."""
+    await storage.put(key, data)
+    on_rollback(session, functools.partial(storage.delete, key))
+
+
+def delete_after_commit(session: AsyncSession, storage: FileStorage, key: str) -> None:
+    """Delete the file of a row `session`'s transaction removes, once that is committed."""
+    after_commit(session, functools.partial(storage.delete, key))
 
 
 def _write_whole(path: Path, data: bytes) -> None:
