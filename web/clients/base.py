@@ -89,6 +89,8 @@ class ApiUnavailable(Exception):
 
 
 UNAVAILABLE_STATUSES = frozenset({502, 503, 504})
+ALL_PAGE_SIZE = 500
+"""The largest page of the catalogue's short lists (agencies, fields)."""
 
 
 class ApiClient:
@@ -143,9 +145,22 @@ class ApiClient:
         response = await self.request("GET", path, params=params)
         return model.model_validate_json(response.content)
 
-    async def get_list(self, path: str, model: type[Model], **params: Any) -> list[Model]:
-        response = await self.request("GET", path, params=params)
-        return [model.model_validate(item) for item in response.json()]
+    async def get_all(self, path: str, model: type[Model], **params: Any) -> list[Model]:
+        """Every item of a list the API answers in pages (`{"items", "total", …}`), reading
+        large pages; a plain JSON array is taken as it is."""
+        items: list[Model] = []
+        page = 1
+        while True:
+            response = await self.request(
+                "GET", path, params={**params, "page": page, "page_size": ALL_PAGE_SIZE}
+            )
+            body = response.json()
+            if isinstance(body, list):
+                return [model.model_validate(item) for item in body]
+            items += [model.model_validate(item) for item in body["items"]]
+            if not body["items"] or len(items) >= body["total"]:
+                return items
+            page += 1
 
     async def stream(self, path: str) -> httpx.Response:
         """A GET whose body the caller streams on (a file); the caller closes it."""

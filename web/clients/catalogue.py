@@ -115,13 +115,13 @@ class CatalogueClient(ApiClient):
     async def agencies(
         self, tier: Tier | None = None, parent_id: str | None = None
     ) -> list[Agency]:
-        return await self.get_list("/agencies", Agency, tier=tier, parent_id=parent_id)
+        return await self.get_all("/agencies", Agency, tier=tier, parent_id=parent_id)
 
     async def agency(self, agency_id: str) -> AgencyDetail:
         return await self.get_model(f"/agencies/{_segment(agency_id)}", AgencyDetail)
 
     async def fields(self, tier: Tier | None = None) -> list[Field]:
-        return await self.get_list("/fields", Field, tier=tier)
+        return await self.get_all("/fields", Field, tier=tier)
 
     async def procedures(
         self,
