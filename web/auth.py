@@ -14,9 +14,12 @@ import asyncio
 import json
 import time
 from dataclasses import asdict, dataclass
+from typing import Annotated
+from urllib.parse import urlencode
 
 import redis.asyncio as aioredis
-from fastapi import Request
+from fastapi import Depends, Request
+from fastapi.responses import RedirectResponse
 
 from web import sessions
 from web.clients.accounts import AccountsClient, TokenPair
@@ -117,3 +120,26 @@ async def access_token(request: Request) -> str | None:
         sessions.end(request)
         return None
     return held.access
+
+
+class SignInRequired(Exception):
+    """A page for signed-in people only: the sign-in page first, then back here."""
+
+    def __init__(self, target: str) -> None:
+        super().__init__(target)
+        self.target = target
+
+
+def sign_in_redirect(target: str) -> RedirectResponse:
+    return RedirectResponse("/dang-nhap?" + urlencode({"tiep": target}), status_code=303)
+
+
+async def _required_token(request: Request) -> str:
+    token = await access_token(request)
+    if token is None:
+        raise SignInRequired(request.url.path)
+    return token
+
+
+AccessToken = Annotated[str, Depends(_required_token)]
+"""A page parameter: the signed-in person's access token; without one, the sign-in page."""

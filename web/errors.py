@@ -8,9 +8,11 @@ import logging
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import HTMLResponse
+from fastapi.responses import HTMLResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from web import sessions
+from web.auth import SignInRequired, sign_in_redirect
 from web.clients.base import ApiProblem, ApiUnavailable
 from web.csrf import CsrfRefused
 from web.templating import render
@@ -82,10 +84,19 @@ def install_error_pages(app: FastAPI) -> None:
         log.warning("%s on %s %s", exc, request.method, request.url.path)
         return error_page(request, 503, headers={"Retry-After": "30"})
 
+    @app.exception_handler(SignInRequired)
+    async def _sign_in(request: Request, exc: SignInRequired) -> Response:
+        return sign_in_redirect(exc.target)
+
     @app.exception_handler(ApiProblem)
-    async def _problem(request: Request, exc: ApiProblem) -> HTMLResponse:
+    async def _problem(request: Request, exc: ApiProblem) -> Response:
         """A refusal no page handled: the page of the nearest status, the API's own words
-        where they help (their detail is Vietnamese)."""
+        where they help (their detail is Vietnamese). A 401 means the API no longer takes the
+        session's token: the person signs in again."""
+        if exc.status == 401:
+            sessions.end(request)
+            sessions.flash(request, "Phiên đăng nhập đã hết hạn. Vui lòng đăng nhập lại.")
+            return sign_in_redirect(request.url.path)
         if exc.status in (403, 404):
             return error_page(request, exc.status)
         if exc.status == 429:

@@ -39,6 +39,8 @@ class FormState:
     general: list[str] = field(default_factory=list)
     not_kept: list[str] = field(default_factory=list)
     """Labels of what was typed but is not shown again (passwords, files)."""
+    secret_fields: set[str] = field(default_factory=set)
+    """Fields of the form whose values are not kept: errors still go next to them."""
 
     @classmethod
     def from_form(cls, form: FormData, *, secret: Iterable[str] = ()) -> FormState:
@@ -49,7 +51,7 @@ class FormState:
             for key, value in form.multi_items()
             if isinstance(value, str) and key not in hidden
         }
-        return cls(values=values)
+        return cls(values=values, secret_fields=set(secret))
 
     def value(self, name: str) -> str:
         return self.values.get(name, "")
@@ -63,10 +65,12 @@ class FormState:
         else:
             self.errors.setdefault(name, message)
 
-    def require(self, labels: Mapping[str, str]) -> None:
-        """Empty required fields, checked here first so the person need not wait for the API."""
+    def require(self, labels: Mapping[str, str], secrets: Mapping[str, str] | None = None) -> None:
+        """Empty required fields, checked here first so the person need not wait for the API.
+        `secrets` are the values not kept in `values` (passwords), by field name."""
         for name, label in labels.items():
-            if not self.value(name):
+            value = secrets[name] if secrets and name in secrets else self.value(name)
+            if not value:
                 self.add(name, REQUIRED.format(label=label.lower()))
 
     def keep_out(self, *labels: str) -> None:
@@ -89,22 +93,31 @@ class FormState:
         *,
         fields: Mapping[str, str] | None = None,
         messages: Mapping[str | int, str] | None = None,
+        at: Mapping[str | int, str] | None = None,
     ) -> FormState:
         """Put an API refusal on the form. `fields` maps the API's field paths to the form's
         names when they differ; an error on a field the form does not show goes to the summary.
-        `messages` replaces the API's detail for a problem code or status."""
-        names = set(self.values) | set(fields.values() if fields else ())
+        A refusal without field errors goes to the summary, or to the field `at` names for its
+        code or status; `messages` replaces the API's detail for a code or status."""
+        names = set(self.values) | self.secret_fields | set(fields.values() if fields else ())
         for problem_field in problem.errors:
             name = (fields or {}).get(problem_field.field, problem_field.field)
             message = problem_field.message or problem.detail
             self.add(name if name in names else None, message)
         if not problem.errors:
             chosen = (messages or {}).get(problem.code) or (messages or {}).get(problem.status)
-            self.add(None, chosen or problem.detail or problem.title or DEFAULT_REFUSAL)
+            target = (at or {}).get(problem.code) or (at or {}).get(problem.status)
+            self.add(target, chosen or problem.detail or problem.title or DEFAULT_REFUSAL)
         return self
 
 
 DEFAULT_REFUSAL = "Yêu cầu chưa được thực hiện. Vui lòng kiểm tra lại thông tin."
+
+
+def secret(form: FormData, name: str) -> str:
+    """A field whose value is never shown again (a password): read, not kept."""
+    value = form.get(name)
+    return value if isinstance(value, str) else ""
 
 
 def uploaded(form: FormData, name: str) -> UploadFile | None:

@@ -21,7 +21,8 @@ CSP = "; ".join(
         "default-src 'self'",
         "script-src 'self'",
         "style-src 'self'",
-        "img-src 'self' data:",  # Bootstrap's CSS draws a few icons as data: SVG
+        "img-src 'self' data:",  # Bootstrap's CSS draws a few icons as data: SVG; captchas
+        "media-src 'self' data:",  # a captcha's sound, when the API offers it
         "font-src 'self'",
         "connect-src 'self'",
         "form-action 'self'",

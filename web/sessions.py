@@ -101,3 +101,24 @@ def session_id(request: Request) -> str | None:
 def end(request: Request) -> None:
     """Forget everything: the Redis key is deleted and the cookie expired."""
     request.session.clear()
+
+
+def flash(request: Request, message: str) -> None:
+    """A status message for the next page this session shows (after a redirect)."""
+    request.session.setdefault("flash", []).append(message)
+
+
+def take_flashes(request: Request) -> list[str]:
+    messages = request.session.pop("flash", None)
+    return [m for m in messages if isinstance(m, str)] if isinstance(messages, list) else []
+
+
+def remember_email(request: Request, email: str) -> None:
+    """The address a person just used (registration, reset): the next form is filled in with
+    it, without putting it in a URL."""
+    request.session["email"] = email
+
+
+def remembered_email(request: Request) -> str:
+    value = request.session.get("email")
+    return value if isinstance(value, str) else ""

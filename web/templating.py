@@ -16,7 +16,7 @@ from starsessions import SessionNotLoaded
 
 from web import csrf, labels
 from web.forms import field_id
-from web.sessions import signed_in
+from web.sessions import signed_in, take_flashes
 
 HERE = Path(__file__).resolve().parent
 TEMPLATES = HERE / "templates"
@@ -61,13 +61,19 @@ def page_context(request: Request | None) -> dict[str, Any]:
             "person": None,
             "csrf_field": lambda: Markup(""),
             "path": request.url.path if request else "",
+            "flashes": [],
         }
 
     def csrf_field() -> Markup:
         token = csrf.form_token(request)
         return Markup('<input type="hidden" name="{}" value="{}">').format(csrf.FIELD, token)
 
-    return {"person": signed_in(request), "csrf_field": csrf_field, "path": request.url.path}
+    return {
+        "person": signed_in(request),
+        "csrf_field": csrf_field,
+        "path": request.url.path,
+        "flashes": take_flashes(request) if "flash" in request.session else [],
+    }
 
 
 def render_text(request: Request | None, name: str, context: dict[str, Any]) -> str:

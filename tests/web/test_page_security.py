@@ -124,7 +124,7 @@ def test_a_refused_sign_in_says_why_at_the_fields_and_keeps_the_email(
     page.get_by_role("button", name="Đăng nhập").click()
     browsing.look(page)
     text = page.get_by_role("alert").inner_text()
-    assert "Email hoặc mật khẩu không đúng" in text
+    assert "E-mail hoặc mật khẩu không đúng" in text  # the API's words
     assert "mật khẩu không được giữ lại" in text  # the page says what it did not keep
     assert page.get_by_label("Địa chỉ email").input_value() == citizen["email"]
     assert page.get_by_label("Mật khẩu").input_value() == ""

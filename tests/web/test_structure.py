@@ -150,6 +150,9 @@ def test_api_problems_land_at_the_fields_or_in_the_summary() -> None:
         ("Email không hợp lệ.", "#f-email"),
         ("Trường này là bắt buộc.", "#f-applicant-full_name"),
     ]
+    secret = FormState(values={"email": "an@example.vn"}, secret_fields={"password"})
+    weak = ApiProblem(422, "validation", "", "", [FieldProblem("password", "weak", "Dễ đoán.")])
+    assert secret.apply(weak).error("password") == "Dễ đoán."  # at the field, though not kept
     refusal = ApiProblem(status=401, code="unauthorized", title="", detail="Sai.")
     assert FormState().apply(refusal, messages={401: "Sai mật khẩu."}).general == ["Sai mật khẩu."]
     assert FormState().apply(refusal).general == ["Sai."]

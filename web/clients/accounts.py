@@ -1,5 +1,5 @@
-"""The accounts API (`/api/v1/accounts`): sign-in, the profile, sign-out. Registration,
-activation and password reset come with the accounts pages."""
+"""The accounts API (`/api/v1/accounts`): the captcha, registration, activation, password
+reset, sign-in and refresh, the profile, sign-out."""
 
 from __future__ import annotations
 
@@ -28,8 +28,57 @@ class Profile(ApiModel):
     id_number: str | None = None
 
 
+class Captcha(ApiModel):
+    captcha_id: str
+    image: str
+    """`data:image/png;base64,…`"""
+    audio: str | None = None
+    """`data:audio/wav;base64,…` when the API offers the same challenge as sound."""
+    expires_in: int | None = None
+
+
+class Registration(ApiModel):
+    """What the registration form sends (optional fields only when filled in)."""
+
+    email: str
+    password: str
+    full_name: str
+    captcha_id: str
+    captcha_answer: str
+    phone: str | None = None
+    gender: str | None = None
+    date_of_birth: str | None = None
+    id_number: str | None = None
+    address: str | None = None
+
+
 class AccountsClient(ApiClient):
     name = "accounts"
+
+    async def captcha(self) -> Captcha:
+        return await self.get_model("/captcha", Captcha)
+
+    async def register(self, registration: Registration) -> None:
+        """202 whether or not the address had an account (no enumeration)."""
+        await self.request(
+            "POST", "/register", json_body=registration.model_dump(exclude_none=True)
+        )
+
+    async def activate(self, email: str, code: str) -> None:
+        await self.request("POST", "/activate", json_body={"email": email, "code": code})
+
+    async def resend_activation(self, email: str) -> None:
+        await self.request("POST", "/activate/resend", json_body={"email": email})
+
+    async def request_password_reset(self, email: str) -> None:
+        await self.request("POST", "/password-reset", json_body={"email": email})
+
+    async def reset_password(self, email: str, code: str, new_password: str) -> None:
+        await self.request(
+            "POST",
+            "/password-reset/confirm",
+            json_body={"email": email, "code": code, "new_password": new_password},
+        )
 
     async def sign_in(self, email: str, password: str) -> TokenPair:
         response = await self.request(

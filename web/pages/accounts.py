@@ -1,50 +1,84 @@
-"""Signing in and out. The API's tokens go into the server-side session only; the browser
-holds the session's opaque id. (Registration, activation, password reset: the accounts
-slice.)"""
+"""Accounts (the guide's section 1): register with a captcha, the success message, activation
+with the e-mailed code, a new code, sign in and out, forgotten password → code → new password,
+and the profile. The API's tokens stay on the server (`web.auth`); every form comes back
+filled in when refused, passwords excepted."""
 
 from __future__ import annotations
 
 import contextlib
+from typing import Annotated
 
-from fastapi import Request
+from fastapi import Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from web import auth, sessions
+from web.clients.accounts import Registration
 from web.clients.base import ApiProblem
 from web.csrf import page_router
-from web.forms import FormState
+from web.forms import FormState, secret
 from web.pages import Accounts
 from web.templating import render
 
 router = page_router()
 
-SIGN_IN_LABELS = {"email": "Địa chỉ email", "password": "Mật khẩu"}
-SIGN_IN_REFUSALS: dict[str | int, str] = {
-    400: "Email hoặc mật khẩu không đúng, hoặc tài khoản chưa được kích hoạt.",
-    401: "Email hoặc mật khẩu không đúng, hoặc tài khoản chưa được kích hoạt.",
+SIGN_IN = {"email": "Địa chỉ email", "password": "Mật khẩu"}
+REGISTER_REQUIRED = {
+    "full_name": "Họ và tên",
+    "email": "Địa chỉ email",
+    "password": "Mật khẩu",
+    "password_again": "Nhập lại mật khẩu",
+    "captcha_answer": "Mã xác nhận",
 }
-OFFICER_ROLES = frozenset({"officer", "admin"})
+REGISTER_OPTIONAL = {
+    "phone": "Số điện thoại",
+    "gender": "Giới tính",
+    "date_of_birth": "Ngày sinh",
+    "id_number": "Số định danh cá nhân (CCCD)",
+    "address": "Địa chỉ",
+}
+GENDERS = {"male": "Nam", "female": "Nữ", "other": "Khác"}
+ACTIVATE = {"email": "Địa chỉ email", "code": "Mã kích hoạt"}
+RESET = {
+    "email": "Địa chỉ email",
+    "code": "Mã xác nhận đặt lại mật khẩu",
+    "password": "Mật khẩu mới",
+    "password_again": "Nhập lại mật khẩu mới",
+}
+PASSWORD_HINT = "Từ 8 đến 128 ký tự; không dùng mật khẩu phổ biến, dễ đoán."
+MISMATCH = "Mật khẩu nhập lại không khớp."
+NOT_KEPT = "Mật khẩu"
+
+
+def _next(target: str | None) -> str:
+    """Where to go after signing in: a path of this site only (never another host)."""
+    if target and target.startswith("/") and not target.startswith("//") and "\\" not in target:
+        return target
+    return "/"
+
+
+# -- sign in, sign out -----------------------------------------------------------------------
 
 
 def _sign_in_page(
-    request: Request, form: FormState, *, officer: bool, status_code: int = 200
+    request: Request, form: FormState, *, officer: bool, target: str, status_code: int = 200
 ) -> HTMLResponse:
     return render(
         request,
-        "sign_in.html",
-        {"form": form, "officer": officer, "labels": SIGN_IN_LABELS},
+        "accounts/sign_in.html",
+        {"form": form, "officer": officer, "labels": SIGN_IN, "target": target},
         status_code=status_code,
     )
 
 
 @router.get("/dang-nhap", response_class=HTMLResponse)
-async def sign_in_form(request: Request) -> HTMLResponse:
-    return _sign_in_page(request, FormState(), officer=False)
+async def sign_in_form(request: Request, tiep: str | None = None) -> HTMLResponse:
+    form = FormState(values={"email": sessions.remembered_email(request)})
+    return _sign_in_page(request, form, officer=False, target=_next(tiep))
 
 
 @router.get("/can-bo/dang-nhap", response_class=HTMLResponse)
-async def officer_sign_in_form(request: Request) -> HTMLResponse:
-    return _sign_in_page(request, FormState(), officer=True)
+async def officer_sign_in_form(request: Request, tiep: str | None = None) -> HTMLResponse:
+    return _sign_in_page(request, FormState(), officer=True, target=_next(tiep))
 
 
 @router.post("/dang-nhap", response_class=HTMLResponse)
@@ -60,17 +94,15 @@ async def officer_sign_in(request: Request, accounts: Accounts) -> Response:
 async def _sign_in(request: Request, accounts: Accounts, *, officer: bool) -> Response:
     submitted = await request.form()
     form = FormState.from_form(submitted, secret=["password"])
-    password = submitted.get("password")
-    password = password if isinstance(password, str) else ""
-    if not password:
-        form.values["password"] = ""
-    form.require(SIGN_IN_LABELS if not password else {"email": SIGN_IN_LABELS["email"]})
-    if password and not form.invalid:
+    password = secret(submitted, "password")
+    target = _next(form.value("tiep"))
+    form.require(SIGN_IN, {"password": password})
+    if not form.invalid:
         try:
             pair = await accounts.sign_in(form.value("email"), password)
             profile = await accounts.me(pair.access_token)
         except ApiProblem as problem:
-            form.apply(problem, fields={"username": "email"}, messages=SIGN_IN_REFUSALS)
+            form.apply(problem, fields={"username": "email"})
         else:
             person = sessions.SignedIn(
                 account_id=profile.id,
@@ -81,10 +113,10 @@ async def _sign_in(request: Request, accounts: Accounts, *, officer: bool) -> Re
             )
             session_id = sessions.start_signed_in(request, person)
             await auth.keeper(request).write(session_id, auth.HeldTokens.of(pair))
-            return RedirectResponse("/", status_code=303)
+            return RedirectResponse(target, status_code=303)
     if password:
-        form.keep_out(SIGN_IN_LABELS["password"])
-    return _sign_in_page(request, form, officer=officer, status_code=422)
+        form.keep_out(NOT_KEPT)
+    return _sign_in_page(request, form, officer=officer, target=target, status_code=422)
 
 
 @router.post("/dang-xuat")
@@ -101,3 +133,221 @@ async def sign_out(request: Request, accounts: Accounts) -> RedirectResponse:
         await keeper.forget(session_id)
     sessions.end(request)
     return RedirectResponse("/", status_code=303)
+
+
+# -- register ----------------------------------------------------------------------------------
+
+
+async def _register_page(
+    request: Request, accounts: Accounts, form: FormState, status_code: int = 200
+) -> HTMLResponse:
+    captcha = await accounts.captcha()  # a new one each time: an answered id is spent
+    return render(
+        request,
+        "accounts/register.html",
+        {
+            "form": form,
+            "captcha": captcha,
+            "required": REGISTER_REQUIRED,
+            "optional": REGISTER_OPTIONAL,
+            "genders": GENDERS,
+            "password_hint": PASSWORD_HINT,
+        },
+        status_code=status_code,
+    )
+
+
+@router.get("/dang-ky", response_class=HTMLResponse)
+async def register_form(request: Request, accounts: Accounts) -> HTMLResponse:
+    return await _register_page(request, accounts, FormState())
+
+
+@router.post("/dang-ky", response_class=HTMLResponse)
+async def register(request: Request, accounts: Accounts) -> Response:
+    submitted = await request.form()
+    form = FormState.from_form(submitted, secret=["password", "password_again", "captcha_answer"])
+    password, again = secret(submitted, "password"), secret(submitted, "password_again")
+    answer = secret(submitted, "captcha_answer")
+    if form.value("hanh_dong") == "ma-moi":  # "Lấy mã khác": the same form, a new image
+        return await _register_page(request, accounts, form)
+    form.require(
+        REGISTER_REQUIRED,
+        {"password": password, "password_again": again, "captcha_answer": answer},
+    )
+    if password and again and password != again:
+        form.add("password_again", MISMATCH)
+    if form.value("gender") and form.value("gender") not in GENDERS:
+        form.add("gender", "Vui lòng chọn giới tính trong danh sách.")
+    if not form.invalid:
+        optional = {name: form.value(name) or None for name in REGISTER_OPTIONAL}
+        try:
+            await accounts.register(
+                Registration(
+                    email=form.value("email"),
+                    password=password,
+                    full_name=form.value("full_name"),
+                    captcha_id=form.value("captcha_id"),
+                    captcha_answer=answer,
+                    **optional,
+                )
+            )
+        except ApiProblem as problem:
+            form.apply(problem, fields={"captcha_id": "captcha_answer"})
+        else:
+            sessions.remember_email(request, form.value("email"))
+            return RedirectResponse("/dang-ky/thanh-cong", status_code=303)
+    if password or again:
+        form.keep_out(NOT_KEPT)
+    return await _register_page(request, accounts, form, status_code=422)
+
+
+@router.get("/dang-ky/thanh-cong", response_class=HTMLResponse)
+async def registered(request: Request) -> HTMLResponse:
+    return render(
+        request, "accounts/registered.html", {"email": sessions.remembered_email(request)}
+    )
+
+
+# -- activation ----------------------------------------------------------------------------------
+
+
+def _activate_page(request: Request, form: FormState, status_code: int = 200) -> HTMLResponse:
+    return render(
+        request,
+        "accounts/activate.html",
+        {"form": form, "labels": ACTIVATE},
+        status_code=status_code,
+    )
+
+
+@router.get("/kich-hoat", response_class=HTMLResponse)
+async def activate_form(
+    request: Request,
+    email: Annotated[str, Query(max_length=320)] = "",
+    code: Annotated[str, Query(max_length=200)] = "",
+) -> HTMLResponse:
+    """The form, filled in from the e-mail's link when it carries the address and the code:
+    activating takes one click on "Kích hoạt" (a GET never changes anything, so a mail
+    scanner following the link activates nothing)."""
+    values = {"email": email or sessions.remembered_email(request), "code": code}
+    return _activate_page(request, FormState(values=values))
+
+
+@router.post("/kich-hoat", response_class=HTMLResponse)
+async def activate(request: Request, accounts: Accounts) -> Response:
+    form = FormState.from_form(await request.form())
+    form.require(ACTIVATE)
+    if not form.invalid:
+        try:
+            await accounts.activate(form.value("email"), form.value("code"))
+        except ApiProblem as problem:
+            form.apply(problem, at={"code-invalid": "code", 400: "code"})
+        else:
+            sessions.remember_email(request, form.value("email"))
+            sessions.flash(request, "Tài khoản đã được kích hoạt. Mời bạn đăng nhập.")
+            return RedirectResponse("/dang-nhap", status_code=303)
+    return _activate_page(request, form, status_code=422)
+
+
+@router.get("/kich-hoat/gui-lai", response_class=HTMLResponse)
+async def resend_form(request: Request) -> HTMLResponse:
+    form = FormState(values={"email": sessions.remembered_email(request)})
+    return render(request, "accounts/resend.html", {"form": form})
+
+
+@router.post("/kich-hoat/gui-lai", response_class=HTMLResponse)
+async def resend(request: Request, accounts: Accounts) -> Response:
+    form = FormState.from_form(await request.form())
+    form.require({"email": "Địa chỉ email"})
+    if not form.invalid:
+        try:
+            await accounts.resend_activation(form.value("email"))
+        except ApiProblem as problem:
+            form.apply(problem)
+        else:
+            sessions.remember_email(request, form.value("email"))
+            sessions.flash(
+                request,
+                "Nếu địa chỉ email này đã đăng ký và chưa kích hoạt, một mã kích hoạt mới vừa "
+                "được gửi tới đó. Vui lòng kiểm tra hộp thư.",
+            )
+            return RedirectResponse("/kich-hoat", status_code=303)
+    return render(request, "accounts/resend.html", {"form": form}, status_code=422)
+
+
+# -- forgotten password --------------------------------------------------------------------------
+
+
+@router.get("/quen-mat-khau", response_class=HTMLResponse)
+async def forgot_form(request: Request) -> HTMLResponse:
+    form = FormState(values={"email": sessions.remembered_email(request)})
+    return render(request, "accounts/forgot.html", {"form": form})
+
+
+@router.post("/quen-mat-khau", response_class=HTMLResponse)
+async def forgot(request: Request, accounts: Accounts) -> Response:
+    form = FormState.from_form(await request.form())
+    form.require({"email": "Địa chỉ email"})
+    if not form.invalid:
+        try:
+            await accounts.request_password_reset(form.value("email"))
+        except ApiProblem as problem:
+            form.apply(problem)
+        else:
+            sessions.remember_email(request, form.value("email"))
+            sessions.flash(
+                request,
+                "Nếu địa chỉ email này có tài khoản, mã đặt lại mật khẩu vừa được gửi tới đó. "
+                "Vui lòng nhập mã và mật khẩu mới.",
+            )
+            return RedirectResponse("/dat-lai-mat-khau", status_code=303)
+    return render(request, "accounts/forgot.html", {"form": form}, status_code=422)
+
+
+def _reset_page(request: Request, form: FormState, status_code: int = 200) -> HTMLResponse:
+    return render(
+        request,
+        "accounts/reset.html",
+        {"form": form, "labels": RESET, "password_hint": PASSWORD_HINT},
+        status_code=status_code,
+    )
+
+
+@router.get("/dat-lai-mat-khau", response_class=HTMLResponse)
+async def reset_form(request: Request) -> HTMLResponse:
+    return _reset_page(request, FormState(values={"email": sessions.remembered_email(request)}))
+
+
+@router.post("/dat-lai-mat-khau", response_class=HTMLResponse)
+async def reset(request: Request, accounts: Accounts) -> Response:
+    submitted = await request.form()
+    form = FormState.from_form(submitted, secret=["password", "password_again"])
+    password, again = secret(submitted, "password"), secret(submitted, "password_again")
+    form.require(RESET, {"password": password, "password_again": again})
+    if password and again and password != again:
+        form.add("password_again", MISMATCH)
+    if not form.invalid:
+        try:
+            await accounts.reset_password(form.value("email"), form.value("code"), password)
+        except ApiProblem as problem:
+            form.apply(problem, fields={"new_password": "password"}, at={"code-invalid": "code"})
+        else:
+            sessions.remember_email(request, form.value("email"))
+            sessions.flash(
+                request, "Mật khẩu đã được đặt lại. Mời bạn đăng nhập bằng mật khẩu mới."
+            )
+            return RedirectResponse("/dang-nhap", status_code=303)
+    if password or again:
+        form.keep_out(NOT_KEPT)
+    return _reset_page(request, form, status_code=422)
+
+
+# -- the profile -----------------------------------------------------------------------------------
+
+
+@router.get("/ho-so-ca-nhan", response_class=HTMLResponse)
+async def profile(request: Request, accounts: Accounts, token: auth.AccessToken) -> HTMLResponse:
+    """ "Hồ sơ cá nhân": the registered details (editing them, the password and the dossier
+    folders come with the next slices)."""
+    details = await accounts.me(token)
+    return render(request, "accounts/profile.html", {"profile": details, "genders": GENDERS})

@@ -1,6 +1,5 @@
-"""Pages the header and the procedure page link to that later slices of issue 12 build (the
-accounts pages, filing, the personal folders). Until then each says so in plain words, so no
-link of the portal leads to a dead end."""
+"""Pages the procedure page links to that a later slice of issue 12 builds (filing). Until
+then each says so in plain words, so no link of the portal leads to a dead end."""
 
 from __future__ import annotations
 
@@ -15,11 +14,6 @@ router = page_router()
 
 def _upcoming(request: Request, title: str, what: str) -> HTMLResponse:
     return render(request, "upcoming.html", {"title": title, "what": what})
-
-
-@router.get("/dang-ky", response_class=HTMLResponse)
-async def register(request: Request) -> HTMLResponse:
-    return _upcoming(request, "Đăng ký tài khoản", "đăng ký tài khoản")
 
 
 @router.get("/nop-ho-so/{code}", response_class=HTMLResponse)
