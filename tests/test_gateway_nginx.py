@@ -341,19 +341,27 @@ def test_pages_through_nginx(gateway: str) -> None:
         assert client.get("/", headers={"X-Request-ID": sent}).headers["x-request-id"] == sent
 
 
-def test_hammering_sign_in_through_the_pages_is_slowed_per_address(gateway: str) -> None:
+@pytest.mark.parametrize(
+    ("path", "burst"),
+    [("/dang-nhap", 20), ("/can-bo/dang-nhap", 20), ("/dang-ky", 10), ("/quen-mat-khau", 10)],
+)
+def test_hammering_the_pages_forms_is_slowed_per_address(
+    gateway: str, path: str, burst: int
+) -> None:
     """The web app calls the accounts API for every citizen; nginx, which sees each citizen's
-    address, counts sign-in POSTs to the pages like those to the API's /token."""
+    address, counts the POSTs of the pages' sign-in, registration and code forms like those
+    of the API's /token and /register (the per-account limits stay the API's)."""
     with httpx.Client(base_url=gateway, timeout=30) as client:
         answers = [
-            client.post("/dang-nhap", data={"email": "a@example.vn", "password": "x"})
-            for _ in range(28)
+            client.post(path, data={"email": "a@example.vn", "password": "x"})
+            for _ in range(burst + 8)
         ]
         statuses = [r.status_code for r in answers]
-        assert 429 not in statuses[:20], statuses  # the burst passes (refused by CSRF: 403)
+        assert 429 not in statuses[:burst], statuses  # the burst passes (refused by CSRF: 403)
         assert statuses.count(429) >= 3, statuses
         refused = answers[-1]
         assert refused.status_code == 429 and refused.headers["retry-after"] == "60"
         assert refused.headers["content-type"].startswith("text/html")
         assert "Quá nhiều yêu cầu" in refused.text
-        assert client.get("/dang-nhap").status_code == 200  # reading the form is not counted
+        if path != "/dang-ky":  # reading the form is not counted (a registration form is:
+            assert client.get(path).status_code == 200  # each carries a new captcha)
