@@ -12,7 +12,7 @@ import uuid
 from starlette.datastructures import MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from web.clients.base import request_id
+from web.clients.base import client_address, request_id
 
 log = logging.getLogger("web")
 
@@ -50,6 +50,8 @@ class PageHeaders:
                 rid = value.decode("latin-1")[:128]
         rid = rid or uuid.uuid4().hex  # the gateway's, or one made here: sent on to the APIs
         token = request_id.set(rid)
+        client = scope.get("client")
+        address_token = client_address.set(client[0] if client else None)
         started = time.perf_counter()
         path: str = scope["path"]
         versioned = path.startswith("/static/") and b"v=" in scope.get("query_string", b"")
@@ -95,3 +97,4 @@ class PageHeaders:
             await send({"type": "http.response.body", "body": self.error_page})
         finally:
             request_id.reset(token)
+            client_address.reset(address_token)

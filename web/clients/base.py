@@ -13,8 +13,14 @@ import httpx
 from pydantic import BaseModel, ConfigDict
 
 request_id: ContextVar[str | None] = ContextVar("web_request_id", default=None)
-"""Set per page request (web/app.py), sent on as X-Request-ID so one id follows a page through
-every API it calls."""
+"""Set per page request (web/headers.py), sent on as X-Request-ID so one id follows a page
+through every API it calls."""
+client_address: ContextVar[str | None] = ContextVar("web_client_address", default=None)
+"""The citizen's address as the web app's server saw it (behind nginx: nginx's
+X-Forwarded-For, which uvicorn trusts), sent on as X-Forwarded-For: the APIs' per-address
+limits (sign-in, registration) count each citizen, not the web app as one big client. The
+APIs trust that header from the gateway and the web app only (deploy/k8s/network-policy.yaml);
+a dedicated trust header can replace it here, in this one place."""
 
 Model = TypeVar("Model", bound=BaseModel)
 
@@ -108,6 +114,9 @@ class ApiClient:
         rid = request_id.get()
         if rid:
             headers["X-Request-ID"] = rid
+        address = client_address.get()
+        if address:
+            headers["X-Forwarded-For"] = address
         if extra:
             headers.update(extra)
         return headers
