@@ -31,13 +31,18 @@ class Clients:
     catalogue: CatalogueClient
 
 
-def create_app(settings: WebSettings | None = None) -> FastAPI:
+def create_app(
+    settings: WebSettings | None = None, *, transport: httpx.AsyncBaseTransport | None = None
+) -> FastAPI:
+    """`transport`: how the API clients reach the APIs (default: over the network; the
+    in-process tests give an `httpx.MockTransport` to show a catalogue the stack has not)."""
     settings = settings or get_settings()
     redis = aioredis.Redis.from_url(settings.redis_url, socket_timeout=5, socket_connect_timeout=5)
     http = httpx.AsyncClient(
         timeout=settings.api_timeout,
         limits=httpx.Limits(max_connections=100, max_keepalive_connections=20),
         follow_redirects=False,
+        transport=transport,
     )
 
     @asynccontextmanager

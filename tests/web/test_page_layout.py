@@ -20,6 +20,8 @@ MAIN_PAGES = [
     ("co-quan", "/co-quan/HT-STP", 200),
     ("linh-vuc", "/linh-vuc?cap=xa", 200),
     ("dang-nhap", "/dang-nhap", 200),
+    ("dang-ky", "/dang-ky", 200),
+    ("kich-hoat", "/kich-hoat", 200),
     ("khong-tim-thay", "/khong-co-trang-nay", 404),
 ]
 FIRST_LOAD_LIMIT = 150 * 1024
