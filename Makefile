@@ -49,9 +49,10 @@ fuzz: install services ## fuzz every public endpoint from its OpenAPI schema (sc
 bench-catalogue: install services ## catalogue search/detail vs a trivial endpoint, 1,601 and 20,000 procedures
 	DATABASE_URL=$${DATABASE_URL:-$(TEST_DATABASE_URL)} $(UV) run --frozen python -m bench.catalogue
 
-bench: install services ## the benchmarks of issue 5: catalogue, dossiers, e-mail delivery, notifier, memory (15–25 min on 2 cores)
+bench: install services ## the benchmarks of issues 5 and 12: catalogue, dossiers, e-mail delivery, notifier, memory, the pages (15–25 min on 2 cores)
 	DATABASE_URL=$${DATABASE_URL:-$(TEST_DATABASE_URL)} $(UV) run --frozen python -m bench.catalogue
 	DATABASE_URL=$${DATABASE_URL:-$(TEST_DATABASE_URL)} $(UV) run --frozen python -m bench.portal
+	DATABASE_URL=$${DATABASE_URL:-$(TEST_DATABASE_URL)} $(UV) run --frozen python -m bench.web
 
 faults: install services ## fault suite: kills, Redis/SMTP/PostgreSQL outages, poison message under load (~8 min; FULL=1: the issue's durations, ~12 min)
 	DATABASE_URL=$${DATABASE_URL:-$(TEST_DATABASE_URL)} $(UV) run --frozen pytest faults -q -s -p no:cacheprovider $(if $(FULL),--full)

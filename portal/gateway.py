@@ -18,16 +18,22 @@ from pathlib import Path
 from typing import Any
 
 import redis.asyncio as aioredis
-from fastapi import FastAPI, HTTPException
+from fastapi import FastAPI, HTTPException, Request
 from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.responses import HTMLResponse, JSONResponse, Response
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from portal.metrics import BacklogCollector
 from services.accounts.app import create_app as accounts_app
 from services.catalogue.app import create_app as catalogue_app
 from services.dossiers.app import create_app as dossiers_app
 from services.kernel.contracts import QUEUES
-from services.kernel.errors import install_problem_handlers
+from services.kernel.errors import (
+    Text,
+    install_problem_handlers,
+    problem_response,
+    request_language,
+)
 from services.kernel.health import alive_instances
 from services.kernel.metrics import MetricsMiddleware, render, scrape_registry
 from services.kernel.settings import ServiceSettings
@@ -156,5 +162,24 @@ def create_gateway() -> FastAPI:
             )
             return HTMLResponse(page)
 
-    gateway.mount("/", pages)  # last: whatever no route above took is a page
+    gateway.mount("/", outside_the_apis(pages))  # last: whatever no route above took is a page
     return gateway
+
+
+NO_SUCH_API = Text("Không tìm thấy tài nguyên yêu cầu.", "The resource was not found.")
+
+
+def outside_the_apis(pages: ASGIApp) -> ASGIApp:
+    """The pages take every path but `/api/…`: a path there that no API took (one with a
+    newline, another version, another name) is the gateway's problem+json 404, as nginx's
+    `location /api/` answers it in deployment — never an HTML page to an API client."""
+
+    async def app(scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and scope["path"].startswith("/api/"):
+            request = Request(scope, receive)
+            detail = NO_SUCH_API(request_language(request))
+            await problem_response(request, "not-found", detail)(scope, receive, send)
+            return
+        await pages(scope, receive, send)
+
+    return app
