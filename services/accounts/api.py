@@ -38,7 +38,9 @@ def _profile(user: User) -> schemas.ProfileOut:
 
 
 def _client(request: Request) -> str:
-    return request.client.host if request.client else "unknown"
+    """The client's address: the connecting one, or what a trusted proxy (only one of
+    PORTAL_TRUSTED_PROXIES) put in X-Forwarded-For; at most 64 characters, as stored."""
+    return request.client.host[:64] if request.client else "unknown"
 
 
 async def _no_sooner_than(seconds: float, started: float) -> None:
