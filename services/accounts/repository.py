@@ -43,12 +43,15 @@ class AccountsRepository:
 
     # -- pending registrations ---------------------------------------------------------------
 
-    async def keep_registration(self, registration: PendingRegistration, keep: int) -> None:
-        """Store `registration` beside the address's others, keeping the `keep` newest. None
-        replaces another, not even one from the same client address (many people share one
-        behind a carrier's NAT): activation tells them apart by password."""
+    async def keep_registration(self, registration: PendingRegistration, keep: int | None) -> None:
+        """Store `registration` beside the address's others, keeping the `keep` newest (None:
+        it is the first). None replaces another, not even one from the same client address
+        (many people share one behind a carrier's NAT): activation tells them apart by
+        password."""
         self.session.add(registration)
         await self.session.flush()
+        if keep is None:
+            return
         older = (
             select(PendingRegistration.id)
             .where(PendingRegistration.user_id == registration.user_id)

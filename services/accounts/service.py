@@ -274,9 +274,7 @@ class AccountService:
                 )
             return REGISTER_ACCEPTED
         password_hash = await to_thread.run_sync(security.hash_password, data.password)
-        user = existing or await self._address_record(data.email)
-        await self.repo.lock_user(user.id)  # one registration of an address at a time
-        await self.session.refresh(user)
+        user, fresh = await self._address_record(data.email, existing)
         if user.is_active:  # activated while this request hashed
             return REGISTER_ACCEPTED
         now = utcnow()
@@ -295,31 +293,37 @@ class AccountService:
                 created_at=now,
                 expires_at=now + dt.timedelta(seconds=self.settings.registration_ttl),
             ),
-            keep=self.settings.pending_registrations,
+            keep=None if fresh else self.settings.pending_registrations,
         )
-        await self._send_activation(user, client)
+        await self._send_activation(user, client, fresh=fresh)
         return REGISTER_ACCEPTED
 
-    async def _address_record(self, email: str) -> User:
-        """The account row of an address nobody has registered before: no password, no
-        profile (registrations hold those), not active. Two registrations racing for a new
-        address: the second finds the first's row."""
-        user = User(id=new_id(), email=email, full_name="", role="citizen", is_active=False)
-        try:
-            async with self.session.begin_nested():
-                self.repo.add(user)
-                await self.session.flush()
-        except IntegrityError:
-            found = await self.repo.user_by_email(email)
-            assert found is not None
-            return found
-        return user
+    async def _address_record(self, email: str, existing: User | None) -> tuple[User, bool]:
+        """The account row of the address, locked (one registration of an address at a time),
+        and whether this request created it. A new address gets a row with no password, no
+        profile (registrations hold those), not active; two registrations racing for it: the
+        second finds the first's row. A new row has no registrations, codes or e-mails yet:
+        the caller skips looking for them (which also keeps the answer's time closer to that
+        for an existing account)."""
+        if existing is None:
+            user = User(id=new_id(), email=email, full_name="", role="citizen", is_active=False)
+            try:
+                async with self.session.begin_nested():
+                    self.repo.add(user)
+                    await self.session.flush()
+                return user, True
+            except IntegrityError:
+                pass
+        locked = await self.repo.user_by_email(email, for_update=True)
+        assert locked is not None
+        return locked, False
 
-    async def _send_activation(self, user: User, client: str) -> None:
-        if not await self._may_email(user, client, known=False):
+    async def _send_activation(self, user: User, client: str, *, fresh: bool = False) -> None:
+        """`fresh`: the address's row was created by this request (nothing was sent to it)."""
+        if not fresh and not await self._may_email(user, client, known=False):
             return
         code, token = await self._issue_code(
-            user, ACTIVATION, self.settings.code_ttl, self.settings.link_ttl
+            user, ACTIVATION, self.settings.code_ttl, self.settings.link_ttl, fresh=fresh
         )
         query = urlencode({"email": user.email, "code": token})
         self._email(
@@ -747,11 +751,12 @@ class AccountService:
     # -- codes, links and e-mail -------------------------------------------------------------
 
     async def _issue_code(
-        self, user: User, purpose: str, code_ttl: int, link_ttl: int
+        self, user: User, purpose: str, code_ttl: int, link_ttl: int, *, fresh: bool = False
     ) -> tuple[str, str]:
         """A new code and link token for `purpose`; the older short codes of the purpose stop
-        working, their links do not."""
-        await self.repo.retire_short_codes(user.id, (purpose,))
+        working, their links do not (`fresh`: the account has none)."""
+        if not fresh:
+            await self.repo.retire_short_codes(user.id, (purpose,))
         code, token = security.new_code(), security.new_link_token()
         now = utcnow()
         self.repo.add(
