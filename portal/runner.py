@@ -158,10 +158,22 @@ PROTOCOL = "portal.http:ProblemHttpToolsProtocol"
 """uvicorn's httptools protocol, answering unparseable requests with problem+json."""
 
 
+def proxy_options(trusted_proxies: str | None = None) -> list[str]:
+    """uvicorn's options for X-Forwarded-For: honoured only from the configured proxies
+    (`PORTAL_TRUSTED_PROXIES`: addresses or CIDR networks, comma-separated). None configured:
+    never — uvicorn's own default trusts 127.0.0.1, which on one machine is every client."""
+    if trusted_proxies is None:
+        trusted_proxies = ServiceSettings().trusted_proxies
+    allowed = ",".join(p.strip() for p in trusted_proxies.split(",") if p.strip())
+    if not allowed:
+        return ["--no-proxy-headers"]
+    return ["--proxy-headers", "--forwarded-allow-ips", allowed]
+
+
 def api_argv(service: str, *, host: str = "0.0.0.0", port: int = 8000) -> list[str]:
-    """One service's API (deployment: behind nginx, which strips `/api/v1/<name>`), or the
-    web pages. The client address comes from the gateway's X-Forwarded-For (the per-address
-    limits)."""
+    """One service's API on its own (deployment: behind nginx, which strips `/api/v1/<name>`),
+    or the web pages. The client address comes from the gateway's X-Forwarded-For when the
+    gateway is one of `PORTAL_TRUSTED_PROXIES` (the per-address limits)."""
     if service not in APPS:
         raise ValueError(f"no API service {service!r}")
     return [
@@ -174,9 +186,7 @@ def api_argv(service: str, *, host: str = "0.0.0.0", port: int = 8000) -> list[s
         host,
         "--port",
         str(port),
-        "--proxy-headers",
-        "--forwarded-allow-ips",
-        "*",
+        *proxy_options(),
         "--no-access-log",
         "--http",
         PROTOCOL,
@@ -241,6 +251,7 @@ def process_plan(port: int, worker_concurrency: dict[str, int]) -> list[tuple[st
                 "127.0.0.1",
                 "--port",
                 str(port),
+                *proxy_options(),
                 "--no-access-log",
                 "--http",
                 PROTOCOL,

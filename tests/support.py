@@ -19,8 +19,10 @@ import threading
 import time
 import uuid
 from dataclasses import dataclass, field
+from html.parser import HTMLParser
 from pathlib import Path
 from typing import Any
+from urllib.parse import urljoin
 
 import asyncpg
 import httpx
@@ -230,6 +232,9 @@ async def _drop_databases(admin_url: str, names: list[str]) -> None:
 
 
 SERVICES = ("accounts", "catalogue", "dossiers", "notifier")
+TRUSTED_PROXY = "127.0.0.2"
+"""The address the test stack trusts as a reverse proxy (PORTAL_TRUSTED_PROXIES): all of
+127.0.0.0/8 is the loopback interface on Linux, so a client can connect from it."""
 SERVICE_PREFIXES = tuple(f"{s.upper()}_" for s in SERVICES)
 
 
@@ -273,6 +278,9 @@ class Stack:
             SMTP_HOST="127.0.0.1",
             SMTP_PORT=str(self.smtp.port),
             PORTAL_RELAY_POLL_INTERVAL="0.1",
+            # The tests' stand-in for a reverse proxy connects from this address: the gateway
+            # takes X-Forwarded-For from it only (`via_proxy`), never from 127.0.0.1.
+            PORTAL_TRUSTED_PROXIES=TRUSTED_PROXY,
             NOTIFIER_RETRY_BASE_SECONDS="0.5",
             NOTIFIER_RETRY_MAX_SECONDS="2",
             PORTAL_BODY_TIMEOUT_SECONDS="3",
@@ -356,3 +364,54 @@ def code_from(mail: Mail) -> str:
     match = CODE.search(mail.text)
     assert match, f"no code in e-mail: {mail.text}"
     return match.group(1)
+
+
+LINK = re.compile(r"https?://[^\s\"'<>]+")
+
+
+def link_from(mail: Mail, path: str) -> str:
+    """The link of the e-mail's text part whose path ends with `path` (e.g. "/activate")."""
+    for url in LINK.findall(mail.text):
+        if url.split("?", 1)[0].endswith(path):
+            return url
+    raise AssertionError(f"no {path} link in e-mail: {mail.text}")
+
+
+def via_proxy(stack: Stack, client_address: str, service: str = "accounts") -> httpx.Client:
+    """An HTTP client to one API as a trusted reverse proxy would call it for a citizen at
+    `client_address`: connected from TRUSTED_PROXY, with X-Forwarded-For."""
+    return httpx.Client(
+        base_url=f"{stack.base_url}/api/v1/{service}",
+        transport=httpx.HTTPTransport(local_address=TRUSTED_PROXY),
+        headers={"X-Forwarded-For": client_address},
+        timeout=30,
+    )
+
+
+class _Forms(HTMLParser):
+    def __init__(self) -> None:
+        super().__init__()
+        self.forms: list[dict[str, Any]] = []
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        values = {k: v or "" for k, v in attrs}
+        if tag == "form":
+            self.forms.append(
+                {
+                    "action": values.get("action", ""),
+                    "method": values.get("method", "get").lower(),
+                    "fields": {},
+                }
+            )
+        elif tag == "input" and self.forms and values.get("name"):
+            self.forms[-1]["fields"][values["name"]] = values.get("value", "")
+
+
+def form_of(page: httpx.Response) -> dict[str, Any]:
+    """The one form of an HTML page: {"action" (resolved against the page's URL, as a browser
+    does), "method", "fields": {name: value}}."""
+    parser = _Forms()
+    parser.feed(page.text)
+    assert len(parser.forms) == 1, page.text
+    form = parser.forms[0]
+    return {**form, "action": urljoin(str(page.url), form["action"])}

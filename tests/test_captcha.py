@@ -1,6 +1,7 @@
-"""services/kernel/captcha.py on its own: sealing and opening captcha ids, answers, the
-single-use table (SQLite here; PostgreSQL too when DATABASE_URL is set, two transactions racing
-for one id) and the shared secret's file. No service is started or imported."""
+"""services/kernel/captcha.py on its own: sealing and opening captcha ids, answers, single use
+across services (Redis, REDIS_URL) with each service's table as the second line (SQLite here;
+PostgreSQL too when DATABASE_URL is set, requests racing for one id) and the shared secret's
+file. No service is started or imported."""
 
 from __future__ import annotations
 
@@ -18,6 +19,7 @@ from pathlib import Path
 
 import asyncpg
 import pytest
+import redis
 from cryptography.fernet import Fernet
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker, create_async_engine
@@ -178,8 +180,18 @@ async def database(url: str) -> AsyncIterator[async_sessionmaker[AsyncSession]]:
         await engine.dispose()
 
 
+NO_REDIS = "redis://127.0.0.1:1/0"
+"""Nothing listens there: Redis unreachable."""
+
+
 async def verify(
-    sessions: async_sessionmaker[AsyncSession], captcha_id: str, answer: str, **options: bool
+    sessions: async_sessionmaker[AsyncSession],
+    captcha_id: str,
+    answer: str,
+    redis_url: str,
+    *,
+    test_mode: bool = False,
+    commit: bool = True,
 ) -> bool:
     async with sessions() as session:
         ok = await verify_captcha(
@@ -189,30 +201,76 @@ async def verify(
             captcha_id=captcha_id,
             answer=answer,
             ttl=TTL,
-            test_mode=options.get("test_mode", False),
+            test_mode=test_mode,
+            redis_url=redis_url,
         )
-        await session.commit()  # as the routes do, refusals included
+        if commit:
+            await session.commit()
+        else:
+            await session.rollback()  # the request was refused for another reason
         return ok
 
 
-def test_an_id_is_spent_once_even_by_a_wrong_answer(tmp_path: Path) -> None:
+def test_an_id_is_spent_once_even_by_a_wrong_answer(tmp_path: Path, redis_url: str) -> None:
     async def main() -> None:
         async with database(f"sqlite+aiosqlite:///{tmp_path / 'spent.db'}") as sessions:
             right = seal_challenge(SECRET, "AB3DE", TTL)
-            assert await verify(sessions, right, "ab3de")
-            assert not await verify(sessions, right, "ab3de")  # spent
+            assert await verify(sessions, right, "ab3de", redis_url)
+            assert not await verify(sessions, right, "ab3de", redis_url)  # spent
 
             guessed = seal_challenge(SECRET, "AB3DE", TTL)
-            assert not await verify(sessions, guessed, "wrong")
-            assert not await verify(sessions, guessed, "AB3DE")  # the wrong answer spent it
+            assert not await verify(sessions, guessed, "wrong", redis_url)
+            assert not await verify(sessions, guessed, "AB3DE", redis_url)  # the wrong one spent it
 
-            assert await verify(sessions, seal_challenge(SECRET, "X", TTL), "test", test_mode=True)
-            assert not await verify(sessions, seal_challenge("b" * 64, "AB3DE", TTL), "AB3DE")
+            assert await verify(
+                sessions, seal_challenge(SECRET, "X", TTL), "test", redis_url, test_mode=True
+            )
+            foreign = seal_challenge("b" * 64, "AB3DE", TTL)
+            assert not await verify(sessions, foreign, "AB3DE", redis_url)
             expired = seal_challenge(SECRET, "AB3DE", TTL, now=time.time() - TTL - 1)
-            assert not await verify(sessions, expired, "AB3DE")
+            assert not await verify(sessions, expired, "AB3DE", redis_url)
             async with sessions() as session:
                 spent = (await session.scalars(select(SpentCaptcha))).all()
             assert len(spent) == 3  # refused ids that did not open spend nothing
+
+    asyncio.run(main())
+
+
+def test_spent_at_one_service_is_spent_at_every_other(tmp_path: Path, redis_url: str) -> None:
+    """Two services (two databases) share Redis: an id answered at one is refused at the
+    other, even with the right answer, and even when the first request was refused."""
+
+    async def main() -> None:
+        accounts = database(f"sqlite+aiosqlite:///{tmp_path / 'accounts.db'}")
+        dossiers = database(f"sqlite+aiosqlite:///{tmp_path / 'dossiers.db'}")
+        async with accounts as at_accounts, dossiers as at_dossiers:
+            captcha_id = seal_challenge(SECRET, "AB3DE", TTL)
+            assert await verify(at_accounts, captcha_id, "AB3DE", redis_url, commit=False)
+            assert not await verify(at_dossiers, captcha_id, "AB3DE", redis_url)
+            assert not await verify(at_accounts, captcha_id, "AB3DE", redis_url)
+            key = f"portal:spent-captcha:{open_challenge(SECRET, captcha_id, TTL)[0]}"  # type: ignore[index]
+            client = redis.Redis.from_url(redis_url)
+            try:
+                assert TTL < client.ttl(key) <= TTL + CLOCK_SKEW
+            finally:
+                client.close()
+
+    asyncio.run(main())
+
+
+def test_without_redis_each_service_still_spends_an_id_once(tmp_path: Path) -> None:
+    """Redis does not answer: the services' own tables are the second line (once per service;
+    the refused request's spending is kept too)."""
+
+    async def main() -> None:
+        async with (
+            database(f"sqlite+aiosqlite:///{tmp_path / 'one.db'}") as one,
+            database(f"sqlite+aiosqlite:///{tmp_path / 'other.db'}") as other,
+        ):
+            captcha_id = seal_challenge(SECRET, "AB3DE", TTL)
+            assert await verify(one, captcha_id, "AB3DE", NO_REDIS, commit=False)
+            assert not await verify(one, captcha_id, "AB3DE", NO_REDIS)
+            assert await verify(other, captcha_id, "AB3DE", NO_REDIS)
 
     asyncio.run(main())
 
@@ -240,10 +298,12 @@ def test_a_rolled_back_spend_is_forgotten_and_old_ids_are_purged(tmp_path: Path)
     asyncio.run(main())
 
 
-def test_two_transactions_racing_for_one_id_on_postgresql() -> None:
+def test_parallel_requests_with_one_id_on_postgresql(redis_url: str) -> None:
+    """Five requests with one id at once: one is answered, whether Redis or (when it does not
+    answer) the table decides."""
     url = os.environ.get("DATABASE_URL")
     if not url:
-        pytest.skip("set DATABASE_URL to race two transactions on PostgreSQL")
+        pytest.skip("set DATABASE_URL to race transactions on PostgreSQL")
     admin = re.sub(r"^postgresql(\+\w+)?://", "postgresql://", url)
     name = f"portal_test_captcha_{uuid.uuid4().hex[:8]}"
     target = admin.rsplit("/", 1)[0].replace("postgresql://", "postgresql+asyncpg://") + "/" + name
@@ -255,50 +315,18 @@ def test_two_transactions_racing_for_one_id_on_postgresql() -> None:
         finally:
             await conn.close()
 
-    async def race(sessions: async_sessionmaker[AsyncSession]) -> None:
+    async def race(sessions: async_sessionmaker[AsyncSession], store: str) -> list[bool]:
         captcha_id = seal_challenge(SECRET, "AB3DE", TTL)
-        holding = asyncio.Event()
-
-        async def first() -> bool:
-            async with sessions() as session:
-                ok = await verify_captcha(
-                    session,
-                    SpentCaptcha,
-                    secret=SECRET,
-                    captcha_id=captcha_id,
-                    answer="AB3DE",
-                    ttl=TTL,
-                    test_mode=False,
-                )
-                holding.set()  # the row is inserted, not yet committed
-                await asyncio.sleep(0.5)
-                await session.commit()
-                return ok
-
-        async def second() -> bool:
-            await holding.wait()
-            started = time.monotonic()
-            ok = await verify(sessions, captcha_id, "AB3DE")
-            assert time.monotonic() - started > 0.2  # it waited for the first transaction
-            return ok
-
-        assert await asyncio.gather(first(), second()) == [True, False]
-
-        # a transaction that spent an id and rolled back leaves it usable
-        other = seal_challenge(SECRET, "AB3DE", TTL)
-        opened = open_challenge(SECRET, other, TTL)
-        assert opened is not None
-        async with sessions() as session:
-            assert await spend_captcha(session, SpentCaptcha, opened[0])
-            await session.rollback()
-        assert await verify(sessions, other, "ab3de")
-        assert not await verify(sessions, other, "ab3de")
+        return list(
+            await asyncio.gather(*(verify(sessions, captcha_id, "AB3DE", store) for _ in range(5)))
+        )
 
     async def main() -> None:
         await admin_execute(f'CREATE DATABASE "{name}"')
         try:
             async with database(target) as sessions:
-                await race(sessions)
+                assert sorted(await race(sessions, redis_url)) == [False] * 4 + [True]
+                assert sorted(await race(sessions, NO_REDIS)) == [False] * 4 + [True]
         finally:
             await admin_execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 

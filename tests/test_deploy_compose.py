@@ -299,6 +299,10 @@ def test_the_pages_run_behind_the_gateway(compose: dict[str, Any]) -> None:
     for name in PUBLIC:
         assert env[f"WEB_{name.upper()}_URL"] == f"http://{name}:{API_PORT}"
     assert env["PORTAL_ENV"] == "production" and env["REDIS_URL"].startswith("redis://redis:")
+    # the APIs take the citizen's address from the pages' X-Forwarded-For, as from nginx's
+    trusted = env["PORTAL_TRUSTED_PROXIES"].split(",")
+    assert web["networks"]["default"]["ipv4_address"] in trusted
     gateway = services["gateway"]
+    assert gateway["networks"]["default"]["ipv4_address"] in trusted
     assert gateway["environment"]["GATEWAY_WEB"] == f"web:{API_PORT}"
     assert gateway["depends_on"]["web"]["condition"] == "service_healthy"

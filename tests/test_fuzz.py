@@ -39,8 +39,14 @@ PROBLEM_FIELDS = ("type", "title", "status", "detail")
 SERVICES = ("accounts", "catalogue", "dossiers")
 EXAMPLES = int(os.environ.get("FUZZ_EXAMPLES", "5"))
 LAWYERS_BRANCH = "1.002181"  # a province-tier procedure of Sở Tư pháp (HT-STP)
-HTML_BY_DESIGN = {("GET", "/activate")}
-"""The activation link of the e-mail answers a small HTML page, also when it fails (api.md)."""
+HTML_BY_DESIGN = {
+    ("GET", "/activate"),
+    ("POST", "/activate/confirm"),
+    ("GET", "/password-reset/confirm"),
+    ("POST", "/password-reset/confirm/form"),
+}
+"""The links of the e-mails (activation, reset, invitation) open small HTML pages whose forms
+answer pages too, also when they fail (api.md; services/accounts/pages.py)."""
 
 
 @dataclass

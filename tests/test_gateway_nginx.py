@@ -128,7 +128,9 @@ def apis(stack: Stack, tmp_path_factory: pytest.TempPathFactory) -> Iterator[dic
             procs[name] = subprocess.Popen(
                 [sys.executable, "-m", "portal", "serve", name, "--host", "127.0.0.1"]
                 + ["--port", port],
-                env={**stack.env(), **web_env},
+                # nginx (and the web app) connect from 127.0.0.1: their X-Forwarded-For names
+                # the client
+                env={**stack.env(), **web_env, "PORTAL_TRUSTED_PROXIES": "127.0.0.1"},
                 cwd=ROOT,
                 stdout=open(logs / f"{name}.log", "wb"),  # noqa: SIM115
                 stderr=subprocess.STDOUT,
@@ -193,6 +195,48 @@ def test_registration_through_nginx(gateway: str, stack: Stack) -> None:
         response = httpx.get(f"{gateway}/api/v1/{name}/readyz", timeout=10)
         assert response.status_code == 200, response.text
         assert response.json()["checks"] == {"database": "ok", "redis": "ok"}
+
+
+def _from(address: str, base_url: str) -> httpx.Client:
+    """A client connecting from `address` (any of 127.0.0.0/8 is this machine)."""
+    return httpx.Client(
+        base_url=base_url,
+        transport=httpx.HTTPTransport(local_address=address),
+        timeout=30,
+    )
+
+
+def test_the_apis_see_the_citizens_address_through_nginx_only(
+    gateway: str, apis: dict[str, str], stack: Stack
+) -> None:
+    """Behind nginx each citizen is throttled apart (nginx's X-Forwarded-For is trusted, from
+    PORTAL_TRUSTED_PROXIES); a client reaching an API directly cannot choose its address."""
+
+    def account() -> str:
+        email = f"dia.chi.{uuid.uuid4().hex[:10]}@example.vn"
+        with httpx.Client(base_url=f"{gateway}/api/v1/accounts", timeout=30) as client:
+            assert register(client, email).status_code == 202
+            code = activation_code(stack.smtp, email)
+            assert client.post("/activate", json={"email": email, "code": code}).status_code == 200
+        return email
+
+    email, other = account(), account()
+    with _from("127.0.0.5", f"{gateway}/api/v1/accounts") as guesser:
+        for n in range(5):
+            assert sign_in(guesser, email, f"doan-sai-{n}").status_code == 401
+        assert sign_in(guesser, email).status_code == 429  # this address is slowed
+    with _from("127.0.0.6", f"{gateway}/api/v1/accounts") as owner:
+        assert sign_in(owner, email).status_code == 200  # another citizen's address is not
+    with _from("127.0.0.7", f"http://{apis['accounts']}") as forger:
+        for n in range(5):
+            wrong = forger.post(
+                "/token",
+                data={"username": other, "password": f"doan-sai-{n}"},
+                headers={"X-Forwarded-For": f"203.0.113.{n + 1}"},
+            )
+            assert wrong.status_code == 401
+        forged = sign_in(forger, other)
+        assert forged.status_code == 429  # the five were all 127.0.0.7's, whatever it said
 
 
 def test_request_id_is_passed_on_or_made(gateway: str, tmp_path: Path) -> None:

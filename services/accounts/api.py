@@ -2,20 +2,21 @@
 
 from __future__ import annotations
 
-import html
 import time
 from typing import Annotated, Any
 
 import anyio
 from fastapi import Depends, Form, Query, Request, Response
 from fastapi.responses import HTMLResponse
+from pydantic import ValidationError
 
-from services.accounts import schemas
+from services.accounts import pages, schemas
 from services.accounts.models import User
+from services.accounts.security import is_short_code
 from services.accounts.service import AccountService
 from services.kernel.auth import CurrentAdmin, CurrentPrincipal
 from services.kernel.db import commit_through
-from services.kernel.errors import ProblemError, request_language
+from services.kernel.errors import FIELD_MESSAGES, ProblemError, Text, request_language
 from services.kernel.web import DbSession, service_router
 
 router = service_router()
@@ -37,7 +38,9 @@ def _profile(user: User) -> schemas.ProfileOut:
 
 
 def _client(request: Request) -> str:
-    return request.client.host if request.client else "unknown"
+    """The client's address: the connecting one, or what a trusted proxy (only one of
+    PORTAL_TRUSTED_PROXIES) put in X-Forwarded-For; at most 64 characters, as stored."""
+    return request.client.host[:64] if request.client else "unknown"
 
 
 async def _no_sooner_than(seconds: float, started: float) -> None:
@@ -56,6 +59,17 @@ async def get_captcha(service: Service, response: Response) -> Any:
     )
 
 
+DEVICE_COOKIE = "portal_device"
+"""The device token of a browser calling the API itself (HttpOnly, SameSite=Strict, only sent
+to the accounts API's paths)."""
+COOKIE_PATH = "/api/v1/accounts"
+
+
+def _device_token(request: Request, given: str | None) -> str | None:
+    """The device token sent in the body or form, else the browser's cookie."""
+    return given or request.cookies.get(DEVICE_COOKIE)
+
+
 @router.post("/register", status_code=202, response_model=schemas.Accepted, tags=["registration"])
 async def register(
     body: schemas.RegisterIn, request: Request, service: Service, session: Session
@@ -64,61 +78,101 @@ async def register(
     account (a new account writes more rows than a notice to an existing one)."""
     started = time.perf_counter()
     lang = request_language(request)
-    text = await commit_through(session, service.register(body, lang))
+    text = await commit_through(
+        session,
+        service.register(
+            body, _client(request), lang, device_token=_device_token(request, body.device_token)
+        ),
+    )
     await _no_sooner_than(service.settings.answer_floor_seconds, started)
     return schemas.Accepted(detail=text(lang))
+
+
+ACTIVATED = Text("Tài khoản đã được kích hoạt.", "Account activated.")
 
 
 @router.post("/activate", response_model=schemas.Accepted, tags=["registration"])
 async def activate(
     body: schemas.ActivateIn, request: Request, service: Service, session: Session
 ) -> Any:
-    await commit_through(session, service.activate(body.email, body.code))
+    """The e-mailed 6-digit code, or the token of the e-mailed link. When several people
+    registered the address, `password` (the one chosen when registering) says whose
+    registration to activate; without it, or with one that matches none: 422 at `password`."""
     lang = request_language(request)
-    return schemas.Accepted(
-        detail="Account activated." if lang == "en" else "Tài khoản đã được kích hoạt."
+    await commit_through(
+        session, service.activate(body.email, body.code, _client(request), body.password, lang)
     )
-
-
-ACTIVATION_PAGE = """<!doctype html>
-<html lang="vi"><head><meta charset="utf-8"><title>{title}</title></head>
-<body style="font-family:sans-serif;max-width:36em;margin:3em auto">
-<h1>{title}</h1><p>{message}</p></body></html>"""
+    return schemas.Accepted(detail=ACTIVATED(lang))
 
 
 @router.get("/activate", response_class=HTMLResponse, tags=["registration"])
-async def activate_link(
+async def activation_page(
+    request: Request,
     service: Service,
-    session: Session,
     email: Annotated[str, Query(max_length=320)],
-    code: Annotated[str, Query(max_length=16)],
+    code: Annotated[str, Query(max_length=schemas.CODE_MAX)],
 ) -> HTMLResponse:
-    """The link in the activation e-mail."""
+    """The link in the activation e-mail: a page that asks for one click (and the password,
+    when several registered the address). Opening it changes nothing."""
+    lang = request_language(request)
     try:
         address = schemas.EmailIn(email=email).email
-        await commit_through(session, service.activate(address, code))
-    except (ProblemError, ValueError):
-        page = ACTIVATION_PAGE.format(
-            title="Kích hoạt không thành công",
-            message="Mã kích hoạt không đúng, đã được sử dụng hoặc đã hết hạn. "
-            "Vui lòng yêu cầu gửi lại mã kích hoạt.",
+    except ValueError:
+        return pages.message(lang, pages.ACTIVATION_FAILED, pages.ACTIVATION_LINK_BAD(lang), 400)
+    ask = await service.activation_form(address, code)
+    if ask is None:
+        return pages.message(lang, pages.ACTIVATION_FAILED, pages.ACTIVATION_LINK_BAD(lang), 400)
+    password = "optional" if is_short_code(code) else ("required" if ask else "none")
+    return pages.activation_form(lang, "activate/confirm", address, code, password=password)
+
+
+@router.post(
+    "/activate/confirm", response_class=HTMLResponse, tags=["registration"], status_code=200
+)
+async def activation_page_confirm(
+    request: Request,
+    service: Service,
+    session: Session,
+    email: Annotated[str, Form(max_length=320)],
+    code: Annotated[str, Form(max_length=schemas.CODE_MAX)],
+    password: Annotated[str | None, Form(max_length=schemas.PASSWORD_MAX)] = None,
+) -> HTMLResponse:
+    """The activation page's button (a form POST): activates as `POST /activate` does and
+    answers a page."""
+    lang = request_language(request)
+    try:
+        body = schemas.ActivateIn(email=email, code=code, password=password or None)
+        await commit_through(
+            session,
+            service.activate(body.email, body.code, _client(request), body.password, lang),
         )
-        return HTMLResponse(page, status_code=400)
-    page = ACTIVATION_PAGE.format(
-        title="Kích hoạt tài khoản thành công",
-        message=f"Tài khoản {html.escape(address)} đã được kích hoạt. Bạn có thể đăng nhập.",
-    )
-    return HTMLResponse(page)
+    except ProblemError as problem:
+        if problem.status == 422:
+            password_field = "optional" if is_short_code(code) else "required"
+            return pages.activation_form(
+                lang,
+                "confirm",
+                body.email,
+                code,
+                password=password_field,
+                error=problem.detail(lang),
+                status=422,
+            )
+        return pages.message(lang, pages.ACTIVATION_FAILED, pages.ACTIVATION_LINK_BAD(lang), 400)
+    except ValueError:
+        return pages.message(lang, pages.ACTIVATION_FAILED, pages.ACTIVATION_LINK_BAD(lang), 400)
+    detail = pages.ACTIVATED_DETAIL(lang).format(email=body.email)
+    return pages.message(lang, pages.ACTIVATED, detail, 200)
 
 
 @router.post(
     "/activate/resend", status_code=202, response_model=schemas.Accepted, tags=["registration"]
 )
 async def resend_activation(
-    body: schemas.EmailIn, request: Request, service: Service, session: Session
+    body: schemas.CodeRequestIn, request: Request, service: Service, session: Session
 ) -> Any:
     started = time.perf_counter()
-    text = await commit_through(session, service.resend_activation(body.email))
+    text = await commit_through(session, service.resend_activation(body.email, _client(request)))
     await _no_sooner_than(service.settings.answer_floor_seconds, started)
     return schemas.Accepted(detail=text(request_language(request)))
 
@@ -126,17 +180,42 @@ async def resend_activation(
 @router.post("/token", response_model=schemas.TokenOut, tags=["sign-in"])
 async def token(
     request: Request,
+    response: Response,
     service: Service,
     session: Session,
     username: Annotated[str, Form(max_length=320, description="the e-mail address")],
     password: Annotated[str, Form(max_length=128)],
+    device_token: Annotated[
+        str | None,
+        Form(
+            max_length=schemas.DEVICE_TOKEN_MAX,
+            description="the `device_token` of an earlier sign-in from this device (browsers: "
+            "the portal_device cookie does it)",
+        ),
+    ] = None,
 ) -> Any:
-    """OAuth2 password flow: `username` is the e-mail address."""
+    """OAuth2 password flow: `username` is the e-mail address. The answer carries a device
+    token (also set as the `portal_device` cookie): failures from elsewhere do not hold back
+    a sign-in that gives it back."""
     try:
         email = schemas.EmailIn(email=username).email
     except ValueError:
         email = username.strip().lower()
-    return await commit_through(session, service.sign_in(email, password, _client(request)))
+    tokens: schemas.TokenOut = await commit_through(
+        session,
+        service.sign_in(email, password, _client(request), _device_token(request, device_token)),
+    )
+    if tokens.device_token:
+        response.set_cookie(
+            DEVICE_COOKIE,
+            tokens.device_token,
+            max_age=service.settings.device_token_ttl,
+            path=COOKIE_PATH,
+            secure=service.settings.production,
+            httponly=True,
+            samesite="strict",
+        )
+    return tokens
 
 
 @router.post("/token/refresh", response_model=schemas.TokenOut, tags=["sign-in"])
@@ -179,23 +258,80 @@ async def change_password(
 
 @router.post("/password-reset", status_code=202, response_model=schemas.Accepted, tags=["password"])
 async def password_reset(
-    body: schemas.EmailIn, request: Request, service: Service, session: Session
+    body: schemas.CodeRequestIn, request: Request, service: Service, session: Session
 ) -> Any:
     """The same answer, after the same time, whether or not the address has an account."""
     started = time.perf_counter()
-    text = await commit_through(session, service.request_password_reset(body.email))
+    text = await commit_through(
+        session,
+        service.request_password_reset(
+            body.email, _client(request), _device_token(request, body.device_token)
+        ),
+    )
     await _no_sooner_than(service.settings.answer_floor_seconds, started)
     return schemas.Accepted(detail=text(request_language(request)))
 
 
 @router.post("/password-reset/confirm", status_code=204, tags=["password"])
 async def password_reset_confirm(
-    body: schemas.PasswordResetConfirmIn, service: Service, session: Session
+    body: schemas.PasswordResetConfirmIn, request: Request, service: Service, session: Session
 ) -> Response:
+    """`code`: the e-mailed 6-digit code, or the token of the e-mailed link."""
     await commit_through(
-        session, service.confirm_password_reset(body.email, body.code, body.new_password)
+        session,
+        service.confirm_password_reset(body.email, body.code, body.new_password, _client(request)),
     )
     return Response(status_code=204)
+
+
+@router.get("/password-reset/confirm", response_class=HTMLResponse, tags=["password"])
+async def password_reset_page(
+    request: Request,
+    service: Service,
+    email: Annotated[str, Query(max_length=320)],
+    code: Annotated[str, Query(max_length=schemas.CODE_MAX)],
+) -> HTMLResponse:
+    """The link in the reset and invitation e-mails: a form for the new password."""
+    lang = request_language(request)
+    try:
+        address = schemas.EmailIn(email=email).email
+    except ValueError:
+        return pages.message(lang, pages.RESET_FAILED, pages.RESET_LINK_BAD(lang), 400)
+    if not await service.reset_form(address, code):
+        return pages.message(lang, pages.RESET_FAILED, pages.RESET_LINK_BAD(lang), 400)
+    return pages.reset_form(lang, "confirm/form", address, code)
+
+
+@router.post("/password-reset/confirm/form", response_class=HTMLResponse, tags=["password"])
+async def password_reset_page_confirm(
+    request: Request,
+    service: Service,
+    session: Session,
+    email: Annotated[str, Form(max_length=320)],
+    code: Annotated[str, Form(max_length=schemas.CODE_MAX)],
+    new_password: Annotated[str, Form(max_length=schemas.PASSWORD_MAX)],
+) -> HTMLResponse:
+    """The reset page's form: sets the password as `POST /password-reset/confirm` does."""
+    lang = request_language(request)
+    try:
+        body = schemas.PasswordResetConfirmIn(email=email, code=code, new_password=new_password)
+    except ValidationError as exc:
+        fields = {str(e["loc"][0]): e["type"] for e in exc.errors()}
+        if "new_password" in fields and "email" not in fields and "code" not in fields:
+            text = FIELD_MESSAGES.get(fields["new_password"], FIELD_MESSAGES["value_error"])
+            return pages.reset_form(lang, "form", email, code, error=text(lang), status=422)
+        return pages.message(lang, pages.RESET_FAILED, pages.RESET_LINK_BAD(lang), 400)
+    try:
+        await commit_through(
+            session,
+            service.confirm_password_reset(
+                body.email, body.code, body.new_password, _client(request)
+            ),
+        )
+    except ProblemError:
+        return pages.message(lang, pages.RESET_FAILED, pages.RESET_LINK_BAD(lang), 400)
+    detail = pages.RESET_DONE_DETAIL(lang).format(email=body.email)
+    return pages.message(lang, pages.RESET_DONE, detail, 200)
 
 
 @router.post("/officers", status_code=201, response_model=schemas.OfficerOut, tags=["officers"])

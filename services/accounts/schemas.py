@@ -13,6 +13,10 @@ from zxcvbn.frequency_lists import FREQUENCY_LISTS
 from services.kernel.errors import Text, register_field_messages
 
 PASSWORD_MIN, PASSWORD_MAX = 8, 128
+NAME_MAX = 100
+CODE_MAX = 100
+"""A 6-digit code or a link token (43 characters): the `code` fields take either."""
+DEVICE_TOKEN_MAX = 200
 _COMMON_PASSWORDS = frozenset(FREQUENCY_LISTS["passwords"])
 
 register_field_messages(
@@ -39,6 +43,18 @@ register_field_messages(
         ),
         "date_of_birth_invalid": Text("Ngày sinh không hợp lệ.", "The date of birth is invalid."),
         "text_blank": Text("Trường này không được để trống.", "This field must not be blank."),
+        "text_not_one_line": Text(
+            "Chỉ được gồm một dòng chữ, không có ký tự điều khiển.",
+            "Must be one line of text, without control characters.",
+        ),
+        "password_required": Text(
+            "Địa chỉ này có nhiều yêu cầu đăng ký: vui lòng nhập mật khẩu bạn đã chọn khi đăng ký.",
+            "This address was registered more than once: enter the password you chose.",
+        ),
+        "password_mismatch": Text(
+            "Mật khẩu không khớp với yêu cầu đăng ký nào của địa chỉ này.",
+            "The password matches no registration of this address.",
+        ),
         "agency_required": Text(
             "Cán bộ phải thuộc một cơ quan (agency_id).", "An officer needs an agency_id."
         ),
@@ -63,8 +79,18 @@ def _password(value: str) -> str:
     return value
 
 
-def _text(value: str) -> str:
-    value = re.sub(r"\s+", " ", unicodedata.normalize("NFC", value)).strip()
+_NOT_IN_A_LINE = frozenset({"Cc", "Cf", "Cs", "Co", "Cn", "Zl", "Zp"})
+"""Control, format (bidi overrides, zero-width), surrogate, private-use and unassigned
+characters, and line or paragraph separators."""
+
+
+def _one_line(value: str) -> str:
+    """One line of text: NFC, no character of `_NOT_IN_A_LINE` (tabs and line breaks are
+    control characters), runs of spaces collapsed, trimmed, not blank."""
+    value = unicodedata.normalize("NFC", value)
+    if any(unicodedata.category(c) in _NOT_IN_A_LINE for c in value):
+        raise PydanticCustomError("text_not_one_line", "not one line of text")
+    value = " ".join(value.split())
     if not value:
         raise PydanticCustomError("text_blank", "blank")
     return value
@@ -92,10 +118,14 @@ def _birth_date(value: dt.date) -> dt.date:
 
 Email = Annotated[str, Field(max_length=320), AfterValidator(_email)]
 NewPassword = Annotated[str, AfterValidator(_password)]
-Name = Annotated[str, Field(max_length=200), AfterValidator(_text)]
+Name = Annotated[str, Field(max_length=NAME_MAX), AfterValidator(_one_line)]
+"""A person's name: one line, trimmed, at most 100 characters (it is shown on pages and may
+be greeted by in e-mails)."""
 Phone = Annotated[str, Field(max_length=30), AfterValidator(_phone)]
 IdNumber = Annotated[str, Field(max_length=20), AfterValidator(_id_number)]
-Address = Annotated[str, Field(max_length=500), AfterValidator(_text)]
+Address = Annotated[str, Field(max_length=500), AfterValidator(_one_line)]
+Code = Annotated[str, Field(min_length=1, max_length=CODE_MAX)]
+DeviceToken = Annotated[str, Field(max_length=DEVICE_TOKEN_MAX)]
 BirthDate = Annotated[dt.date, AfterValidator(_birth_date)]
 Gender = Literal["male", "female", "other"]
 
@@ -121,6 +151,9 @@ class RegisterIn(Strict):
     date_of_birth: BirthDate | None = None
     id_number: IdNumber | None = None
     address: Address | None = None
+    device_token: DeviceToken | None = Field(
+        None, description="the device token of an earlier sign-in (or the portal_device cookie)"
+    )
 
 
 class Accepted(BaseModel):
@@ -129,11 +162,25 @@ class Accepted(BaseModel):
 
 class ActivateIn(Strict):
     email: Email
-    code: str = Field(min_length=1, max_length=16)
+    code: Code = Field(description="the 6-digit code of the e-mail, or the token of its link")
+    password: str | None = Field(
+        None,
+        max_length=PASSWORD_MAX,
+        description="the password chosen when registering: needed when the address was "
+        "registered more than once (then the registration it matches is activated)",
+    )
 
 
 class EmailIn(Strict):
     email: Email
+
+
+class CodeRequestIn(EmailIn):
+    """Ask for an activation or reset code again."""
+
+    device_token: DeviceToken | None = Field(
+        None, description="the device token of an earlier sign-in (or the portal_device cookie)"
+    )
 
 
 class TokenOut(BaseModel):
@@ -141,6 +188,12 @@ class TokenOut(BaseModel):
     token_type: Literal["bearer"] = "bearer"
     expires_in: int
     refresh_token: str
+    device_token: str | None = Field(
+        None,
+        description="a sign-in's answer only: give it back to /token (form field "
+        "`device_token`, or the `portal_device` cookie set with it) so that failures of "
+        "others do not hold this device back",
+    )
 
 
 class RefreshIn(Strict):
@@ -176,7 +229,7 @@ class PasswordChangeIn(Strict):
 
 class PasswordResetConfirmIn(Strict):
     email: Email
-    code: str = Field(min_length=1, max_length=16)
+    code: Code = Field(description="the 6-digit code of the e-mail, or the token of its link")
     new_password: NewPassword
 
 

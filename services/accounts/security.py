@@ -1,5 +1,5 @@
 """Credentials: argon2id password hashes, the Ed25519 signing key and its JWKS, access tokens,
-opaque refresh tokens, e-mailed codes and captcha images."""
+opaque refresh tokens, e-mailed codes and link tokens, device tokens and captcha images."""
 
 from __future__ import annotations
 
@@ -147,8 +147,53 @@ def new_code() -> str:
 
 
 def code_digest(secret: str, purpose: str, user_id: str, code: str) -> str:
+    """The keyed hash stored for an e-mailed code or link token."""
     message = f"{purpose}:{user_id}:{code.strip()}".encode()
     return hmac.new(secret.encode(), message, hashlib.sha256).hexdigest()
+
+
+def is_short_code(code: str) -> bool:
+    """A 6-digit code typed from an e-mail; anything else offered as a code is a link token."""
+    code = code.strip()
+    return len(code) == 6 and code.isascii() and code.isdigit()
+
+
+def new_link_token() -> str:
+    """The token of an e-mailed link: 256 random bits, never guessed, so wrong tries do not
+    burn it."""
+    return secrets.token_urlsafe(32)
+
+
+DEVICE_TOKEN_VERSION = "dv1"
+
+
+def _device_mac(secret: str, payload: str) -> str:
+    mac = hmac.new(secret.encode(), f"device-token:{payload}".encode(), hashlib.sha256).digest()
+    return base64.urlsafe_b64encode(mac).rstrip(b"=").decode()
+
+
+def device_token(secret: str, user_id: str, device_id: str, issued: int | None = None) -> str:
+    """OWASP's "device cookie": which browser (device id) signed in to which account, signed
+    with the accounts secret. It proves nothing but that this device signed in before; sign-in
+    counts the failures of such a device apart from everyone else's."""
+    payload = f"{DEVICE_TOKEN_VERSION}.{device_id}.{user_id}.{int(issued or time.time())}"
+    return f"{payload}.{_device_mac(secret, payload)}"
+
+
+def open_device_token(
+    secret: str, token: str, ttl: int, now: float | None = None
+) -> tuple[str, str] | None:
+    """(user id, device id) of a device token this secret signed less than `ttl` s ago."""
+    parts = token.split(".")
+    if len(parts) != 5 or parts[0] != DEVICE_TOKEN_VERSION or not parts[3].isdigit():
+        return None
+    payload, mac = ".".join(parts[:4]), parts[4]
+    if not hmac.compare_digest(mac.encode(), _device_mac(secret, payload).encode()):
+        return None
+    age = (now if now is not None else time.time()) - int(parts[3])
+    if not -60 <= age <= ttl:
+        return None
+    return parts[2], parts[1]
 
 
 CAPTCHA_ALPHABET = "".join(c for c in string.ascii_uppercase + string.digits if c not in "O0I1L")

@@ -1,11 +1,25 @@
 """The accounts domain: registration with captcha, activation and reset codes, sign-in with
-throttling, token rotation, profiles and officer invitations. Services flush; routes commit."""
+throttling, token rotation, profiles and officer invitations. Services flush; routes commit.
+
+Limits are made to stop a stranger without stopping the owner (README, "Security limits"):
+- registrations of an address nobody has activated are kept apart (`PendingRegistration`);
+  activation applies the one whose password the person holding the e-mail knows;
+- every code e-mail carries a 6-digit code (live until a newer one is sent, 5 tries, and a
+  per-account budget of wrong tries) and a link with an unguessable token (never burned by
+  wrong tries, valid until it expires or a code of its purpose is used);
+- e-mail caps count per (account, client address) and per account; clients the account knows
+  (a device token, an address it signed in or activated from) are held by their own cap only;
+- sign-in failures from clients the account does not know lock it for unknown clients only;
+  a device token is held by its own failures only.
+Records that must outlive a refusal (a failed sign-in, a reserved try at a code, a revoked
+session) are written in their own transaction (`own_transaction`)."""
 
 from __future__ import annotations
 
 import datetime as dt
 import hmac
 import logging
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from urllib.parse import urlencode
 
@@ -17,6 +31,7 @@ from services.accounts import security
 from services.accounts.models import (
     EmailNotice,
     OutboxMessage,
+    PendingRegistration,
     RefreshToken,
     SignInThrottle,
     SpentCaptcha,
@@ -38,9 +53,9 @@ from services.kernel.captcha import (
     seal_challenge,
     verify_captcha,
 )
-from services.kernel.contracts import EmailTemplate, SendEmailV1
-from services.kernel.db import conflict_insert, new_id, utcnow
-from services.kernel.errors import ProblemError, Text, field_error
+from services.kernel.contracts import EmailTemplate, SendEmailV1, SessionsRevokedV1
+from services.kernel.db import conflict_insert, new_id, own_transaction, utcnow
+from services.kernel.errors import FIELD_MESSAGES, ProblemError, Text, field_error
 from services.kernel.outbox import add_message
 
 log = logging.getLogger("portal.accounts")
@@ -81,25 +96,67 @@ class ThrottlePolicy:
 MINUTE = dt.timedelta(minutes=1)
 # One account from one client address: slows a guesser hard.
 PAIR = ThrottlePolicy("pair", 5, 15 * MINUTE, dt.timedelta(seconds=2), 15 * MINUTE)
-# One account from anywhere: short locks only, so nobody can keep a citizen out for long.
+# One account from anywhere: short locks only, and only for clients the account does not know.
 ACCOUNT = ThrottlePolicy("account", 10, 15 * MINUTE, dt.timedelta(seconds=5), MINUTE)
 # One client address, any account: stops spraying from one place.
 CLIENT = ThrottlePolicy("client", 50, 15 * MINUTE, MINUTE, 15 * MINUTE)
-POLICIES = (PAIR, ACCOUNT, CLIENT)
+# One browser that signed in to the account before (its device token): its own failures only.
+DEVICE = ThrottlePolicy("device", 5, 15 * MINUTE, dt.timedelta(seconds=2), 15 * MINUTE)
+POLICIES = (PAIR, ACCOUNT, CLIENT, DEVICE)
 
 
-def _throttle_keys(email: str, client: str) -> dict[ThrottlePolicy, str]:
-    return {PAIR: f"pair:{email}|{client}", ACCOUNT: f"account:{email}", CLIENT: f"client:{client}"}
+@dataclass(frozen=True)
+class SignInKeys:
+    """The throttle rows a sign-in is held by (`checked`) and counts a failure against."""
+
+    checked: list[str]
+    counted: dict[ThrottlePolicy, str]
+    cleared_on_success: list[str]
+
+
+def sign_in_keys(email: str, client: str, device_id: str | None, known: bool) -> SignInKeys:
+    """A valid device token: that device's failures only. An address the account signed in
+    from before: that address's (per account and in all). Anyone else: the account-wide lock
+    too, which failures from anywhere run up (so it must never hold the owner)."""
+    if device_id is not None:
+        key = f"device:{device_id}"
+        return SignInKeys([key], {DEVICE: key}, [key])
+    keys = {PAIR: f"pair:{email}|{client}", ACCOUNT: f"account:{email}", CLIENT: f"client:{client}"}
+    checked = [keys[PAIR], keys[CLIENT]] + ([] if known else [keys[ACCOUNT]])
+    return SignInKeys(checked, keys, [keys[PAIR]])
 
 
 def invalid_code() -> ProblemError:
     return ProblemError(
         "code-invalid",
         Text(
-            "Mã không đúng, đã được sử dụng hoặc đã hết hạn.",
-            "The code is wrong, already used or expired.",
+            "Mã không đúng, đã được sử dụng hoặc đã hết hạn. Bạn cũng có thể mở đường dẫn trong "
+            "e-mail mới nhất, hoặc yêu cầu gửi mã mới.",
+            "The code is wrong, already used or expired. The link in the newest e-mail works "
+            "too; or ask for a new code.",
         ),
         status=400,
+    )
+
+
+def registration_expired() -> ProblemError:
+    return ProblemError(
+        "registration-expired",
+        Text(
+            "Yêu cầu đăng ký đã hết hạn. Vui lòng đăng ký lại.",
+            "The registration has expired. Please register again.",
+        ),
+        status=400,
+    )
+
+
+def activation_password_problem(code: str, lang: str) -> ProblemError:
+    """422 with the error at `password`: `password_required` or `password_mismatch`."""
+    message = FIELD_MESSAGES[code]
+    return ProblemError(
+        "validation",
+        message,
+        errors=[field_error(["password"], code, message, lang)],
     )
 
 
@@ -121,6 +178,15 @@ def invalid_refresh_token() -> ProblemError:
         ),
         status=401,
     )
+
+
+@dataclass(frozen=True)
+class Redemption:
+    """A code or link found good for an account: `row` is to be marked used; a short code's
+    reserved try is given back once the request succeeds."""
+
+    row: VerificationCode
+    short_code: bool
 
 
 class AccountService:
@@ -154,7 +220,7 @@ class AccountService:
         return captcha_id, security.captcha_data_url(image.png)
 
     async def check_captcha(self, captcha_id: str, answer: str, lang: str = "vi") -> None:
-        """Single use: any answer, right or wrong, spends the challenge."""
+        """Single use across the portal: any answer, right or wrong, spends the challenge."""
         valid = await verify_captcha(
             self.session,
             SpentCaptcha,
@@ -163,20 +229,60 @@ class AccountService:
             answer=answer,
             ttl=self.settings.captcha_ttl,
             test_mode=self.settings.captcha_mode == "test",
+            redis_url=self.settings.redis_url,
         )
         if not valid:
             raise captcha_invalid(lang)
 
+    # -- clients: addresses and devices ------------------------------------------------------
+
+    def device_of(self, token: str | None, user: User | None) -> str | None:
+        """The device id of a valid device token naming `user`, else None."""
+        if not token or user is None:
+            return None
+        opened = security.open_device_token(self.secret, token, self.settings.device_token_ttl)
+        if opened is None or opened[0] != user.id:
+            return None
+        return opened[1]
+
+    async def is_known(self, user: User, client: str, device_token: str | None) -> bool:
+        """A device that signed in to the account, or an address it signed in or activated
+        from within `known_client_days`."""
+        if self.device_of(device_token, user) is not None:
+            return True
+        since = utcnow() - self.settings.known_client_period
+        return await self.repo.is_known_client(user.id, client, since)
+
     # -- registration and activation ---------------------------------------------------------
 
-    async def register(self, data: RegisterIn, lang: str = "vi") -> Text:
+    async def register(
+        self, data: RegisterIn, client: str, lang: str = "vi", device_token: str | None = None
+    ) -> Text:
         await self.check_captcha(data.captcha_id, data.captcha_answer, lang)
         existing = await self.repo.user_by_email(data.email)
-        if existing is None:
-            password_hash = await to_thread.run_sync(security.hash_password, data.password)
-            user = User(
+        if existing is not None and (existing.is_active or existing.role != "citizen"):
+            # An account (or an officer's invitation) has the address: nothing is stored, the
+            # owner is told, and the time of a password hash is spent as for a registration.
+            await to_thread.run_sync(security.burn_password_hash, data.password)
+            known = await self.is_known(existing, client, device_token)
+            if existing.is_active and await self._may_email(existing, client, known):
+                self._email(
+                    existing,
+                    "account_exists",
+                    {"reset_url": f"{self.settings.public_url}/api/v1/accounts/password-reset"},
+                    client=client,
+                )
+            return REGISTER_ACCEPTED
+        password_hash = await to_thread.run_sync(security.hash_password, data.password)
+        user, fresh = await self._address_record(data.email, existing)
+        if user.is_active:  # activated while this request hashed
+            return REGISTER_ACCEPTED
+        now = utcnow()
+        await self.repo.keep_registration(
+            PendingRegistration(
                 id=new_id(),
-                email=data.email,
+                user_id=user.id,
+                client=client,
                 password_hash=password_hash,
                 full_name=data.full_name,
                 gender=data.gender,
@@ -184,38 +290,42 @@ class AccountService:
                 phone=data.phone,
                 address=data.address,
                 id_number=data.id_number,
-                role="citizen",
-                is_active=False,
-            )
+                created_at=now,
+                expires_at=now + dt.timedelta(seconds=self.settings.registration_ttl),
+            ),
+            keep=None if fresh else self.settings.pending_registrations,
+        )
+        await self._send_activation(user, client, fresh=fresh)
+        return REGISTER_ACCEPTED
+
+    async def _address_record(self, email: str, existing: User | None) -> tuple[User, bool]:
+        """The account row of the address, locked (one registration of an address at a time),
+        and whether this request created it. A new address gets a row with no password, no
+        profile (registrations hold those), not active; two registrations racing for it: the
+        second finds the first's row. A new row has no registrations, codes or e-mails yet:
+        the caller skips looking for them (which also keeps the answer's time closer to that
+        for an existing account)."""
+        if existing is None:
+            user = User(id=new_id(), email=email, full_name="", role="citizen", is_active=False)
             try:
                 async with self.session.begin_nested():
                     self.repo.add(user)
                     await self.session.flush()
+                return user, True
             except IntegrityError:
-                existing = await self.repo.user_by_email(data.email)
-            else:
-                await self._send_activation(user)
-                return REGISTER_ACCEPTED
-        else:
-            await to_thread.run_sync(security.burn_password_hash, data.password)
-        assert existing is not None
-        if existing.is_active:
-            if not await self._may_email(existing):
-                return REGISTER_ACCEPTED
-            self._email(
-                existing,
-                "account_exists",
-                {"reset_url": f"{self.settings.public_url}/api/v1/accounts/password-reset"},
-            )
-        else:
-            await self._send_activation(existing)
-        return REGISTER_ACCEPTED
+                pass
+        locked = await self.repo.user_by_email(email, for_update=True)
+        assert locked is not None
+        return locked, False
 
-    async def _send_activation(self, user: User) -> None:
-        if not await self._may_email(user):
+    async def _send_activation(self, user: User, client: str, *, fresh: bool = False) -> None:
+        """`fresh`: the address's row was created by this request (nothing was sent to it)."""
+        if not fresh and not await self._may_email(user, client, known=False):
             return
-        code = await self._issue_code(user, ACTIVATION, self.settings.code_ttl)
-        query = urlencode({"email": user.email, "code": code})
+        code, token = await self._issue_code(
+            user, ACTIVATION, self.settings.code_ttl, self.settings.link_ttl, fresh=fresh
+        )
+        query = urlencode({"email": user.email, "code": token})
         self._email(
             user,
             "account_activation",
@@ -223,50 +333,139 @@ class AccountService:
                 "code": code,
                 "link": f"{self.settings.public_url}/api/v1/accounts/activate?{query}",
                 "valid_minutes": self.settings.code_ttl // 60,
+                "link_valid_minutes": self.settings.link_ttl // 60,
             },
+            client=client,
         )
 
-    async def activate(self, email: str, code: str) -> User:
-        user = await self._consume_code(email, (ACTIVATION,), code)
+    async def activation_form(self, email: str, code: str) -> bool | None:
+        """What the activation page shows for an e-mailed link, changing nothing (a mail
+        scanner may open it): None when the link is not (or no longer) good; else whether the
+        password must be asked (the address was registered more than once). A 6-digit code is
+        not checked here — that would be a guess without a try counted — and asks for it."""
+        user = await self.repo.user_by_email(email)
+        if security.is_short_code(code):
+            return True
+        if user is None or user.is_active or user.role != "citizen":
+            return None
+        if await self.repo.code_by_link(user.id, self._link_hashes(user, (ACTIVATION,), code)):
+            return await self.repo.count_pending_registrations(user.id) > 1
+        return None
+
+    async def activate(
+        self, email: str, code: str, client: str, password: str | None = None, lang: str = "vi"
+    ) -> User:
+        """Apply one pending registration of the address: the only one, or the one whose
+        password is given (several registered it). A wrong or missing password counts as a
+        wrong try of a short code."""
+        user = await self.repo.user_by_email(email)
+        if user is None or user.is_active or user.role != "citizen":
+            raise invalid_code()
+        redemption = await self._redeem(user, (ACTIVATION,), code)
+        await self._lock_and_use(user, redemption)
+        if user.is_active:
+            raise invalid_code()
+        registrations = await self.repo.pending_registrations(
+            user.id, self.settings.pending_registrations
+        )
+        if not registrations:
+            raise registration_expired()
+        chosen = await self._registration_matching(registrations, password, lang)
+        for name in ("full_name", "gender", "date_of_birth", "phone", "address", "id_number"):
+            setattr(user, name, getattr(chosen, name))
+        user.password_hash = chosen.password_hash
         user.is_active = True
         user.activated_at = utcnow()
+        await self.repo.discard_registrations(user.id)
+        await self.repo.retire_codes(user.id, (ACTIVATION,))
+        await self._settle(user, redemption)
+        for address in {client, chosen.client} - {"unknown"}:
+            await self.repo.remember_client(user.id, address)
+        await self.session.flush()
         return user
 
-    async def resend_activation(self, email: str) -> Text:
+    async def _registration_matching(
+        self, registrations: list[PendingRegistration], password: str | None, lang: str
+    ) -> PendingRegistration:
+        if password is None:
+            if len(registrations) == 1:
+                return registrations[0]
+            raise activation_password_problem("password_required", lang)
+        for registration in registrations:
+            if await to_thread.run_sync(
+                security.verify_password, registration.password_hash, password
+            ):
+                return registration
+        raise activation_password_problem("password_mismatch", lang)
+
+    async def resend_activation(self, email: str, client: str) -> Text:
         user = await self.repo.user_by_email(email)
-        if user is not None and not user.is_active and user.password_hash:
-            await self._send_activation(user)
+        if (
+            user is not None
+            and not user.is_active
+            and user.role == "citizen"
+            and await self.repo.count_pending_registrations(user.id)
+        ):
+            await self._send_activation(user, client)
         return RESEND_ACCEPTED
 
     # -- sign-in and tokens ------------------------------------------------------------------
 
-    async def sign_in(self, email: str, password: str, client: str) -> TokenOut:
-        keys = _throttle_keys(email, client)
-        await self._check_throttle(keys)
+    async def sign_in(
+        self, email: str, password: str, client: str, device_token: str | None = None
+    ) -> TokenOut:
         user = await self.repo.user_by_email(email)
+        device_id = self.device_of(device_token, user)
+        known = (
+            device_id is None
+            and user is not None
+            and await self.is_known(user, client, device_token=None)
+        )
+        keys = sign_in_keys(email, client, device_id, known)
+        await self._check_throttle(keys.checked)
+        if user is not None and not user.is_active and user.password_hash is None:
+            await self._refuse_pending_sign_in(user, password, keys)
         ok = await to_thread.run_sync(
             security.verify_password, user.password_hash if user else None, password
         )
-        if not ok or user is None:
-            await self._record_failure(keys)
+        if not ok or user is None or not user.is_active:
+            await self._record_failure(keys.counted)
             raise invalid_credentials()
-        if not user.is_active:
-            raise ProblemError(
-                "account-not-activated",
-                Text(
-                    "Tài khoản chưa được kích hoạt. Vui lòng nhập mã kích hoạt đã gửi qua e-mail.",
-                    "The account is not activated yet. Enter the code sent by e-mail.",
-                ),
-                status=400,
-            )
-        await self.repo.clear_throttles([keys[PAIR], keys[ACCOUNT]])
-        return await self._issue_tokens(user, family_id=new_id())
+        await self.repo.clear_throttles(keys.cleared_on_success)
+        await self.repo.remember_client(user.id, client)
+        tokens = await self._issue_tokens(user, family_id=new_id())
+        return tokens.model_copy(
+            update={
+                "device_token": security.device_token(self.secret, user.id, device_id or new_id())
+            }
+        )
 
-    async def _check_throttle(self, keys: dict[ThrottlePolicy, str]) -> None:
+    async def _refuse_pending_sign_in(self, user: User, password: str, keys: SignInKeys) -> None:
+        """An address waiting for activation: "not activated yet" to someone who gave the
+        password of one of its registrations, the usual refusal to anyone else."""
+        for registration in await self.repo.pending_registrations(
+            user.id, self.settings.pending_registrations
+        ):
+            if await to_thread.run_sync(
+                security.verify_password, registration.password_hash, password
+            ):
+                raise ProblemError(
+                    "account-not-activated",
+                    Text(
+                        "Tài khoản chưa được kích hoạt. Vui lòng nhập mã kích hoạt đã gửi qua "
+                        "e-mail.",
+                        "The account is not activated yet. Enter the code sent by e-mail.",
+                    ),
+                    status=400,
+                )
+        await self._record_failure(keys.counted)
+        raise invalid_credentials()
+
+    async def _check_throttle(self, keys: list[str]) -> None:
         now = utcnow()
         waits = [
             (row.locked_until - now).total_seconds()
-            for row in await self.repo.throttles(list(keys.values()))
+            for row in await self.repo.throttles(keys)
             if row.locked_until is not None and row.locked_until > now
         ]
         if waits:
@@ -281,24 +480,24 @@ class AccountService:
             )
 
     async def _record_failure(self, keys: dict[ThrottlePolicy, str]) -> None:
+        """Count a failed sign-in: in its own transaction, committed whatever the answer."""
         now = utcnow()
-        for policy, key in keys.items():
-            await self._ensure_throttle_row(key)
-            row = await self.repo.throttle(key)
-            assert row is not None
-            if now - row.window_started_at > policy.window:
-                row.failures, row.window_started_at, row.locked_until = 0, now, None
-            row.failures += 1
-            lock = policy.lock_for(row.failures)
-            if lock is not None:
-                row.locked_until = now + lock
-
-    async def _ensure_throttle_row(self, key: str) -> None:
-        await self.session.execute(
-            conflict_insert(self.session, SignInThrottle)
-            .values(key=key, failures=0, window_started_at=utcnow())
-            .on_conflict_do_nothing(index_elements=["key"])
-        )
+        async with own_transaction(self.session) as side:
+            repo = AccountsRepository(side)
+            for policy, key in keys.items():
+                await side.execute(
+                    conflict_insert(side, SignInThrottle)
+                    .values(key=key, failures=0, window_started_at=now)
+                    .on_conflict_do_nothing(index_elements=["key"])
+                )
+                row = await repo.throttle(key)
+                assert row is not None
+                if now - row.window_started_at > policy.window:
+                    row.failures, row.window_started_at, row.locked_until = 0, now, None
+                row.failures += 1
+                lock = policy.lock_for(row.failures)
+                if lock is not None:
+                    row.locked_until = now + lock
 
     async def _issue_tokens(self, user: User, family_id: str) -> TokenOut:
         refresh = security.new_refresh_token()
@@ -335,8 +534,10 @@ class AccountService:
         if row is None or row.expires_at <= utcnow():
             raise invalid_refresh_token()
         if row.used_at is not None or row.revoked_at is not None:
-            # A rotated token came back: someone holds a copy. End the whole session.
-            await self.repo.revoke_family(row.family_id)
+            # A rotated token came back: someone holds a copy. End the whole session, for good
+            # (the refusal rolls the request back; the revocation is written on its own).
+            family_id = row.family_id
+            await self._outlive_refusal(lambda repo: self._revoke_family(repo, family_id))
             raise invalid_refresh_token()
         user = await self.repo.user(row.user_id)
         if user is None or not user.is_active:
@@ -347,7 +548,36 @@ class AccountService:
     async def logout(self, principal: Principal, refresh_token: str) -> None:
         row = await self.repo.refresh_token(security.token_digest(refresh_token))
         if row is not None and row.user_id == principal.user_id:
-            await self.repo.revoke_family(row.family_id)
+            await self._revoke_family(self.repo, row.family_id)
+
+    async def _revoke_family(self, repo: AccountsRepository, family_id: str) -> None:
+        await repo.revoke_family(family_id)
+        self._announce_revoked(repo.session, [family_id])
+
+    def _announce_revoked(self, session: AsyncSession, session_ids: list[str]) -> None:
+        """Tell every service, through the outbox (committed with the revocation), to refuse
+        these sessions' access tokens (services/kernel/revocation.py)."""
+        if session_ids:
+            add_message(
+                session,
+                OutboxMessage,
+                SessionsRevokedV1(
+                    message_id=new_id(),
+                    session_ids=session_ids,
+                    revoked_at=utcnow(),
+                    token_ttl=self.settings.access_token_ttl,
+                ),
+            )
+
+    async def _outlive_refusal(
+        self, write: Callable[[AccountsRepository], Awaitable[None]]
+    ) -> None:
+        """Write what must stay although the request is refused: the request's transaction is
+        rolled back first (nothing of it is kept anyway, and its row locks are released), then
+        `write` runs in a transaction of its own."""
+        await self.session.rollback()
+        async with own_transaction(self.session) as side:
+            await write(AccountsRepository(side))
 
     # -- profile and passwords ---------------------------------------------------------------
 
@@ -391,28 +621,69 @@ class AccountService:
                 ],
             )
         user.password_hash = await to_thread.run_sync(security.hash_password, new)
-        await self.repo.revoke_user_tokens(user.id, keep_family=principal.session_id)
+        ended = await self.repo.revoke_user_tokens(user.id, keep_family=principal.session_id)
+        self._announce_revoked(self.session, ended)
 
-    async def request_password_reset(self, email: str) -> Text:
+    async def request_password_reset(
+        self, email: str, client: str, device_token: str | None = None
+    ) -> Text:
+        """An active account, or an invited officer who has not set a password yet. (An
+        address waiting for activation gets nothing: its registrant activates, or registers
+        again.)"""
         user = await self.repo.user_by_email(email)
-        if user is not None and await self._may_email(user):
-            code = await self._issue_code(user, PASSWORD_RESET, self.settings.code_ttl)
+        if user is None or not (user.is_active or user.role != "citizen"):
+            return RESET_ACCEPTED
+        known = await self.is_known(user, client, device_token)
+        if await self._may_email(user, client, known):
+            code, token = await self._issue_code(
+                user, PASSWORD_RESET, self.settings.code_ttl, self.settings.link_ttl
+            )
             self._email(
                 user,
                 "password_reset",
-                {"code": code, "valid_minutes": self.settings.code_ttl // 60},
+                {
+                    "code": code,
+                    "link": self._reset_link(user, token),
+                    "valid_minutes": self.settings.code_ttl // 60,
+                    "link_valid_minutes": self.settings.link_ttl // 60,
+                },
+                client=client,
             )
         return RESET_ACCEPTED
 
-    async def confirm_password_reset(self, email: str, code: str, new_password: str) -> None:
+    def _reset_link(self, user: User, token: str) -> str:
+        query = urlencode({"email": user.email, "code": token})
+        return f"{self.settings.public_url}/api/v1/accounts/password-reset/confirm?{query}"
+
+    async def reset_form(self, email: str, code: str) -> bool:
+        """Whether the reset page may ask for a new password for this link (read only). A
+        6-digit code is not checked here (that would be an uncounted guess)."""
+        if security.is_short_code(code):
+            return True
+        user = await self.repo.user_by_email(email)
+        if user is None:
+            return False
+        hashes = self._link_hashes(user, (PASSWORD_RESET, INVITATION), code)
+        return await self.repo.code_by_link(user.id, hashes) is not None
+
+    async def confirm_password_reset(
+        self, email: str, code: str, new_password: str, client: str
+    ) -> None:
         """Also how an invited officer sets a first password; either proves the address."""
-        user = await self._consume_code(email, (PASSWORD_RESET, INVITATION), code)
+        user = await self.repo.user_by_email(email)
+        if user is None:
+            raise invalid_code()
+        redemption = await self._redeem(user, (PASSWORD_RESET, INVITATION), code)
+        await self._lock_and_use(user, redemption)
         user.password_hash = await to_thread.run_sync(security.hash_password, new_password)
         if not user.is_active:
             user.is_active = True
             user.activated_at = utcnow()
         await self.repo.retire_codes(user.id, (ACTIVATION, PASSWORD_RESET, INVITATION))
-        await self.repo.revoke_user_tokens(user.id)
+        await self._settle(user, redemption)
+        await self.repo.remember_client(user.id, client)
+        ended = await self.repo.revoke_user_tokens(user.id)
+        self._announce_revoked(self.session, ended)
 
     # -- officers and admins -----------------------------------------------------------------
 
@@ -443,16 +714,18 @@ class AccountService:
         )
         self.repo.add(user)
         await self.session.flush()
-        code = await self._issue_code(user, INVITATION, self.settings.invitation_ttl)
+        ttl = self.settings.invitation_ttl
+        code, token = await self._issue_code(user, INVITATION, ttl, ttl)
         self._email(
             user,
             "officer_invitation",
             {
                 "code": code,
+                "link": self._reset_link(user, token),
                 "role": data.role,
                 "agency_id": user.agency_id,
                 "confirm_url": f"{self.settings.public_url}/api/v1/accounts/password-reset/confirm",
-                "valid_hours": self.settings.invitation_ttl // 3600,
+                "valid_hours": ttl // 3600,
             },
         )
         return user
@@ -467,58 +740,127 @@ class AccountService:
         user.password_hash = password_hash
         user.role = "admin"
         user.agency_id = None
+        if not user.full_name:
+            user.full_name = full_name
         if not user.is_active:
             user.is_active = True
             user.activated_at = utcnow()
         await self.session.flush()
         return user
 
-    # -- codes and e-mail --------------------------------------------------------------------
+    # -- codes, links and e-mail -------------------------------------------------------------
 
-    async def _issue_code(self, user: User, purpose: str, ttl: int) -> str:
-        await self.repo.retire_codes(user.id, (purpose,))
-        code = security.new_code()
+    async def _issue_code(
+        self, user: User, purpose: str, code_ttl: int, link_ttl: int, *, fresh: bool = False
+    ) -> tuple[str, str]:
+        """A new code and link token for `purpose`; the older short codes of the purpose stop
+        working, their links do not (`fresh`: the account has none)."""
+        if not fresh:
+            await self.repo.retire_short_codes(user.id, (purpose,))
+        code, token = security.new_code(), security.new_link_token()
+        now = utcnow()
         self.repo.add(
             VerificationCode(
                 id=new_id(),
                 user_id=user.id,
                 purpose=purpose,
                 code_hash=security.code_digest(self.secret, purpose, user.id, code),
-                expires_at=utcnow() + dt.timedelta(seconds=ttl),
+                token_hash=security.code_digest(self.secret, purpose, user.id, token),
+                created_at=now,
+                expires_at=now + dt.timedelta(seconds=code_ttl),
+                link_expires_at=now + dt.timedelta(seconds=link_ttl),
                 failed_attempts=0,
             )
         )
         await self.session.flush()
-        return code
+        return code, token
 
-    async def _consume_code(self, email: str, purposes: tuple[str, ...], code: str) -> User:
-        user = await self.repo.user_by_email(email, for_update=True)
-        if user is None:
-            raise invalid_code()
-        row = await self.repo.live_code(user.id, purposes)
-        if row is None or row.failed_attempts >= self.settings.code_max_attempts:
+    def _link_hashes(self, user: User, purposes: tuple[str, ...], token: str) -> list[str]:
+        return [security.code_digest(self.secret, p, user.id, token) for p in purposes]
+
+    async def _redeem(self, user: User, purposes: tuple[str, ...], code: str) -> Redemption:
+        """The code row this short code or link token opens, or 400. A short code's try is
+        counted (against the code and the account's budget) before it is compared, in its own
+        transaction: it stays counted if the request is refused, and parallel guesses cannot
+        exceed the limits. Nothing is locked by the request yet, so the two cannot wait on
+        each other."""
+        if not security.is_short_code(code):
+            row = await self.repo.code_by_link(user.id, self._link_hashes(user, purposes, code))
+            if row is None:
+                raise invalid_code()
+            return Redemption(row, short_code=False)
+        row = await self.repo.live_short_code(user.id, purposes)
+        if row is None or not await self._reserve_try(user, row):
             raise invalid_code()
         expected = security.code_digest(self.secret, row.purpose, user.id, code)
         if not hmac.compare_digest(row.code_hash, expected):
-            row.failed_attempts += 1
-            if row.failed_attempts >= self.settings.code_max_attempts:
-                row.used_at = utcnow()
             raise invalid_code()
-        row.used_at = utcnow()
-        return user
+        return Redemption(row, short_code=True)
 
-    async def _may_email(self, user: User) -> bool:
-        """Whether this account may be sent one more code or notice this hour. Checked before a
-        new code is issued, so a dropped e-mail never retires the code the person already has."""
-        await self.repo.lock_user(user.id)
-        sent = await self.repo.emails_since(user.id, utcnow() - dt.timedelta(hours=1))
-        if sent >= self.settings.emails_per_hour:
-            log.warning("e-mail cap reached for account %s; notice dropped", user.id)
+    async def _reserve_try(self, user: User, row: VerificationCode) -> bool:
+        settings = self.settings
+
+        class Spent(Exception):
+            pass
+
+        try:
+            async with own_transaction(self.session) as side:
+                repo = AccountsRepository(side)
+                if not await repo.reserve_code_guess(
+                    user.id, utcnow(), settings.code_guess_period, settings.code_guess_budget
+                ):
+                    log.warning("wrong-code budget spent for account %s", user.id)
+                    raise Spent
+                if not await repo.reserve_code_try(row.id, settings.code_max_attempts):
+                    raise Spent
+        except Spent:
             return False
         return True
 
-    def _email(self, user: User, template: EmailTemplate, context: dict[str, object]) -> None:
-        self.repo.add(EmailNotice(id=new_id(), user_id=user.id, template=template))
+    async def _lock_and_use(self, user: User, redemption: Redemption) -> None:
+        """Lock the account (one redemption at a time), re-read it, and use the code: two
+        requests with one code cannot both succeed."""
+        await self.repo.user_by_email(user.email, for_update=True)
+        if not await self.repo.use_code(redemption.row.id):
+            raise invalid_code()
+
+    async def _settle(self, user: User, redemption: Redemption) -> None:
+        """The right short code: its reserved try was no wrong guess."""
+        if redemption.short_code:
+            await self.repo.refund_code_guess(user.id)
+
+    async def _may_email(self, user: User, client: str, known: bool) -> bool:
+        """Whether this request may cause one more e-mail to the account this hour: at most
+        `emails_per_client_per_hour` from its client address, and — unless the account knows
+        the client — `emails_per_hour` from everywhere. Checked before a new code is issued,
+        so a dropped e-mail never retires what the person already has."""
+        await self.repo.lock_user(user.id)
+        since = utcnow() - dt.timedelta(hours=1)
+        from_client = await self.repo.emails_since(user.id, since, client=client)
+        if from_client >= self.settings.emails_per_client_per_hour:
+            log.warning("e-mail cap of account %s from one client reached; dropped", user.id)
+            return False
+        if not known and await self.repo.emails_since(user.id, since) >= (
+            self.settings.emails_per_hour
+        ):
+            log.warning("e-mail cap of account %s reached; dropped", user.id)
+            return False
+        return True
+
+    def _email(
+        self,
+        user: User,
+        template: EmailTemplate,
+        context: dict[str, object],
+        *,
+        client: str | None = None,
+    ) -> None:
+        """Queue an e-mail to the account's address. It greets the person by name only when
+        that name is no stranger's text: an active account's (the address was proven when it
+        was activated), or an officer's (an admin gave it). An address waiting for activation
+        is unproven: its e-mails carry nothing any registrant wrote."""
+        greet = user.is_active or user.role != "citizen"
+        self.repo.add(EmailNotice(id=new_id(), user_id=user.id, template=template, client=client))
         add_message(
             self.session,
             OutboxMessage,
@@ -526,6 +868,10 @@ class AccountService:
                 message_id=new_id(),
                 to=user.email,
                 template=template,
-                context={"full_name": user.full_name, "email": user.email, **context},
+                context={
+                    "full_name": user.full_name if greet else None,
+                    "email": user.email,
+                    **context,
+                },
             ),
         )

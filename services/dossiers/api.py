@@ -147,6 +147,7 @@ async def create_accountless(
             answer=body.captcha_answer,
             ttl=settings.captcha_ttl,
             test_mode=settings.captcha_mode == "test",
+            redis_url=settings.redis_url,
         )
         if not solved:
             raise captcha_invalid(lang)

@@ -589,7 +589,11 @@ class DossierService:
         if dossier.accountless and tracking:
             tracking_url = f"{base}/track?" + urlencode({"code": dossier.code, "token": tracking})
         context: dict[str, Any] = {
-            "full_name": str(dossier.applicant.get("full_name") or ""),
+            # An accountless filer named an address nobody confirmed: the e-mails to it carry
+            # none of the filer's text, the name included (issue 11, item 10).
+            "full_name": None
+            if dossier.accountless
+            else str(dossier.applicant.get("full_name") or ""),
             "dossier_code": dossier.code,
             "procedure_name": dossier.procedure.get("name"),
             "procedure_code": dossier.procedure.get("code"),

@@ -1,5 +1,6 @@
 """Access-token verification, done by every service itself with the accounts service's public
-keys. The algorithm is pinned (EdDSA); `exp`, `aud` and `iss` are required and checked."""
+keys. The algorithm is pinned (EdDSA); `exp`, `aud` and `iss` are required and checked; a token
+whose session accounts has ended is refused (services/kernel/revocation.py)."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ from fastapi.security import OAuth2PasswordBearer
 from jwt.algorithms import OKPAlgorithm
 
 from services.kernel.errors import ProblemError, Text
+from services.kernel.revocation import RevocationCheck
 
 ALGORITHM = "EdDSA"
 ROLES = ("citizen", "officer", "admin")
@@ -111,24 +113,37 @@ def _verifier(request: Request) -> TokenVerifier | KeyFileVerifier:
     return request.app.state.token_verifier  # type: ignore[no-any-return]
 
 
-def current_principal(
+async def verified_principal(request: Request, token: str) -> Principal:
+    """The token's principal: signature and claims checked, and its session not revoked."""
+    principal = _verifier(request).verify(token)
+    revocations: RevocationCheck | None = getattr(request.app.state, "session_revocations", None)
+    if (
+        principal.session_id
+        and revocations is not None
+        and await revocations.is_revoked(principal.session_id)
+    ):
+        raise unauthorized()
+    return principal
+
+
+async def current_principal(
     request: Request,
     token: Annotated[str | None, Depends(_bearer)],
 ) -> Principal:
     if not token:
         raise unauthorized()
-    return _verifier(request).verify(token)
+    return await verified_principal(request, token)
 
 
 CurrentPrincipal = Annotated[Principal, Depends(current_principal)]
 
 
-def optional_principal(
+async def optional_principal(
     request: Request,
     token: Annotated[str | None, Depends(_bearer)],
 ) -> Principal | None:
     """The signed-in user, or None when no bearer token is sent (a bad one is still 401)."""
-    return _verifier(request).verify(token) if token else None
+    return await verified_principal(request, token) if token else None
 
 
 OptionalPrincipal = Annotated[Principal | None, Depends(optional_principal)]

@@ -3,9 +3,13 @@
 The issuer (accounts) draws the image and seals the answer into the captcha id: a Fernet token
 (AES-128-CBC + HMAC-SHA256, with its issue time) under a key derived from the shared secret
 `PORTAL_CAPTCHA_SECRET`. A verifying service opens the token with the same secret — tampered,
-foreign or expired ids open to nothing — and makes it single use itself: it records the token's
-`jti` in a table of its own (`SpentCaptchaMixin`) in the request's transaction, so a second use of
-the same id fails. `verify_captcha` does all of that in one call.
+foreign or expired ids open to nothing — and spends it: once means once across the portal, so
+the token's `jti` is recorded in Redis, which every service shares (`SET … NX EX`: the first
+service to set it wins, and it is kept until the captcha has expired everywhere). Each verifying
+service also records it in a table of its own (`SpentCaptchaMixin`), in a transaction of its own
+so a refused request does not forget it: the second line when Redis does not answer (then an id
+is still answered once per service) or restarted without its data. `verify_captcha` does all of
+that in one call; a wrong answer spends the id too (one guess per image).
 """
 
 from __future__ import annotations
@@ -14,6 +18,7 @@ import base64
 import datetime as dt
 import hmac
 import json
+import logging
 import os
 import secrets
 import time
@@ -29,11 +34,20 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Mapped, mapped_column
 
-from services.kernel.db import CONFLICT_DIALECTS, UTCDateTime, conflict_insert, utcnow
+from services.kernel.db import (
+    CONFLICT_DIALECTS,
+    UTCDateTime,
+    conflict_insert,
+    own_transaction,
+    utcnow,
+)
 from services.kernel.errors import ProblemError, Text, field_error
+from services.kernel.shared_store import RedisError, shared_redis
 
 if TYPE_CHECKING:
     from services.kernel.settings import ServiceSettings
+
+log = logging.getLogger("portal.captcha")
 
 TEST_ANSWER = "TEST"
 """Also accepted when PORTAL_CAPTCHA=test (never in production: see check_production)."""
@@ -135,7 +149,24 @@ def answer_matches(given: str, answer: str, test_mode: bool) -> bool:
     )
 
 
-# -- single use: the verifying service's own table ------------------------------------------------
+# -- single use: across the portal in Redis, and in the verifying service's own table -------------
+
+
+def spent_captcha_key(jti: str) -> str:
+    return f"portal:spent-captcha:{jti}"
+
+
+async def spend_captcha_across_portal(redis_url: str, jti: str, ttl: int) -> bool | None:
+    """True the first time any service spends `jti`, False after; None when Redis does not
+    answer. Kept until the captcha has expired, whatever clock skew (`CLOCK_SKEW`)."""
+    try:
+        first = await shared_redis(redis_url).set(
+            spent_captcha_key(jti), b"1", nx=True, ex=ttl + CLOCK_SKEW
+        )
+    except (RedisError, OSError) as exc:
+        log.warning("spent captchas unreadable in Redis (%s): this service's table only", exc)
+        return None
+    return bool(first)
 
 
 class SpentCaptchaMixin:
@@ -177,16 +208,21 @@ async def verify_captcha(
     answer: str,
     ttl: int,
     test_mode: bool,
+    redis_url: str,
 ) -> bool:
-    """Open the captcha id, spend it (a wrong answer spends it too: one guess per image) and
-    compare the answer. The caller commits the transaction even when it refuses the request,
-    or the spent id is forgotten."""
+    """Open the captcha id, spend it across the portal and in this service's table (a wrong
+    answer spends it too: one guess per image), and compare the answer. The spending outlives
+    the request's answer: Redis keeps it, and the table row is committed in a transaction of
+    its own (`own_transaction`), before the request has written anything."""
     opened = open_challenge(secret, captcha_id, ttl)
     if opened is None:
         return False
     jti, expected = opened
-    if not await spend_captcha(session, model, jti):
+    if await spend_captcha_across_portal(redis_url, jti, ttl) is False:
         return False
+    async with own_transaction(session) as side:
+        if not await spend_captcha(side, model, jti):
+            return False
     return answer_matches(answer, expected, test_mode)
 
 

@@ -4,6 +4,7 @@ recognise a redelivery."""
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Any, ClassVar, Literal
 
 from pydantic import BaseModel, ConfigDict, EmailStr
@@ -52,6 +53,19 @@ class SendEmailV1(Contract):
     template: EmailTemplate
     locale: Literal["vi", "en"] = "vi"
     context: dict[str, Any]
+
+
+class SessionsRevokedV1(Contract):
+    """Accounts ended these sessions (refresh-token families, the `sid` of their access
+    tokens): every service must refuse their access tokens until they expire. Accounts' own
+    worker writes them to the store the services check (services/kernel/revocation.py)."""
+
+    TASK: ClassVar[str] = "accounts.sessions_revoked"
+    version: Literal[1] = 1
+    session_ids: list[str]
+    revoked_at: dt.datetime
+    token_ttl: int
+    """The access-token lifetime the sessions' tokens were issued with (seconds)."""
 
 
 class PublishedComponent(BaseModel):
@@ -114,7 +128,7 @@ class AgenciesPublishedV1(Contract):
 
 
 CONTRACTS: dict[str, type[Contract]] = {
-    c.TASK: c for c in (SendEmailV1, ProcedurePublishedV1, AgenciesPublishedV1)
+    c.TASK: c for c in (SendEmailV1, SessionsRevokedV1, ProcedurePublishedV1, AgenciesPublishedV1)
 }
 
 

@@ -41,6 +41,12 @@ class ServiceSettings(BaseSettings):
     )
     """Messages each pool process holds ahead (unacknowledged until done, so none is lost)."""
     public_url: str = Field("http://127.0.0.1:8000", validation_alias=_env("PORTAL_PUBLIC_URL"))
+    trusted_proxies: str = Field("", validation_alias=_env("PORTAL_TRUSTED_PROXIES"))
+    """Comma-separated addresses or networks (CIDR) of the reverse proxies whose
+    X-Forwarded-For names the client: the per-address limits count that address. Empty (the
+    default): no proxy is trusted and the connecting address is the client; the local gateway
+    is the edge itself. Behind nginx: nginx's address (range), and nothing a client can reach
+    the APIs from directly."""
     relay_poll_interval: float = Field(0.2, validation_alias=_env("PORTAL_RELAY_POLL_INTERVAL"))
     outbox_replay_seconds: float = Field(
         24 * 3600, validation_alias=_env("PORTAL_OUTBOX_REPLAY_SECONDS")

@@ -7,6 +7,8 @@ from __future__ import annotations
 import random
 from typing import Any, NoReturn
 
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import TimeoutError as RedisTimeoutError
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 
 # SQLSTATE classes and codes that say "try again": connection exceptions (08…), the server
@@ -15,7 +17,15 @@ _TRANSIENT_CODES = ("08", "57P01", "57P02", "57P03", "40001", "40P01")
 
 
 def is_transient(exc: BaseException) -> bool:
-    if isinstance(exc, OSError | TimeoutError | OperationalError | InterfaceError):
+    if isinstance(
+        exc,
+        OSError
+        | TimeoutError
+        | OperationalError
+        | InterfaceError
+        | RedisConnectionError
+        | RedisTimeoutError,
+    ):
         return True
     if isinstance(exc, DBAPIError):
         if exc.connection_invalidated:

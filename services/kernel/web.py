@@ -32,6 +32,7 @@ from services.kernel.errors import (
 )
 from services.kernel.inputs import PROBLEMS, InputRefused, parse_json_body, readable
 from services.kernel.metrics import MetricsMiddleware, render, scrape_registry
+from services.kernel.revocation import RevocationCheck
 from services.kernel.settings import ServiceSettings
 
 
@@ -305,6 +306,7 @@ def create_service_app(
     app.state.token_verifier = KeyFileVerifier(
         settings.public_key_path, issuer=settings.jwt_issuer, audience=settings.jwt_audience
     )
+    app.state.session_revocations = RevocationCheck(settings.redis_url)
     for key, value in state.items():
         setattr(app.state, key, value)
     install_problem_handlers(app)
