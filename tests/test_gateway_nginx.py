@@ -21,7 +21,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.accounts_flow import activation_code, bearer, register, sign_in
+from tests.accounts_flow import PASSWORD, activation_code, bearer, register, sign_in
 from tests.support import ROOT, Stack, free_port, wait_until
 
 TEMPLATE = ROOT / "deploy" / "nginx" / "templates" / "default.conf.template"
@@ -409,3 +409,53 @@ def test_hammering_the_pages_forms_is_slowed_per_address(
         assert "Quá nhiều yêu cầu" in refused.text
         if path != "/dang-ky":  # reading the form is not counted (a registration form is:
             assert client.get(path).status_code == 200  # each carries a new captcha)
+
+
+def _page_form(http: httpx.Client, path: str, address: str) -> str:
+    """The form's CSRF token, the page read as nginx passes on a request from `address`."""
+    page = http.get(path, headers={"X-Forwarded-For": address})
+    assert page.status_code == 200
+    token = re.search(r'name="csrf_token" value="([^"]+)"', page.text)
+    assert token
+    return token.group(1)
+
+
+def test_the_pages_pass_each_citizens_address_on_to_the_apis(
+    apis: dict[str, str], stack: Stack
+) -> None:
+    """nginx → the web app → the accounts API. The test plays nginx (it sets X-Forwarded-For
+    to the citizen's address, the web app trusts it from the gateway only): one address
+    hammering a person's account with wrong passwords through the sign-in page is slowed by
+    the API's per-address limit, while the person, from their own address, still signs in.
+    Were the web app one client to the API, both would share its address and its wait."""
+    email = f"hai.dia.chi.{uuid.uuid4().hex[:10]}@example.vn"
+    with httpx.Client(base_url=f"http://{apis['accounts']}", timeout=30) as client:
+        assert register(client, email).status_code == 202
+        code = activation_code(stack.smtp, email)
+        assert client.post("/activate", json={"email": email, "code": code}).status_code == 200
+    web = f"http://{apis['web']}"
+    guesser, owner = "203.0.113.10", "198.51.100.20"
+    with httpx.Client(base_url=web, timeout=30) as http:
+        answers = []
+        for _ in range(6):
+            token = _page_form(http, "/dang-nhap", guesser)
+            answers.append(
+                http.post(
+                    "/dang-nhap",
+                    headers={"X-Forwarded-For": guesser},
+                    data={"csrf_token": token, "email": email, "password": "Sai-mat-khau-9"},
+                )
+            )
+        assert [a.status_code for a in answers] == [422] * 6
+        assert "E-mail hoặc mật khẩu không đúng" in answers[0].text
+        assert "Đăng nhập sai quá nhiều lần" in answers[-1].text  # the API's wait, on the page
+    with httpx.Client(base_url=web, timeout=30) as http:
+        token = _page_form(http, "/dang-nhap", owner)
+        signed_in = http.post(
+            "/dang-nhap",
+            headers={"X-Forwarded-For": owner},
+            data={"csrf_token": token, "email": email, "password": PASSWORD},
+        )
+        assert signed_in.status_code == 303, signed_in.text
+        home = http.get("/", headers={"X-Forwarded-For": owner})
+        assert "Đăng xuất" in home.text
