@@ -15,7 +15,7 @@ import httpx
 import pytest
 import redis
 
-from tests.accounts_flow import PASSWORD, registered_citizen
+from tests.accounts_flow import PASSWORD, register, registered_citizen
 from tests.support import Stack, code_from
 from tests.web.browser import DESKTOP, PHONE
 from tests.web.conftest import Browsing
@@ -265,3 +265,31 @@ def test_two_tabs_refreshing_at_once_stay_signed_in(stack: Stack, browsing: Brow
     browsing.goto(page, "/ho-so-ca-nhan")  # and the browser's own next page: still signed in
     assert signed_in_as(page) == "Nguyễn Thị Hà"
     assert email in page.locator("dl.facts").inner_text()
+
+
+def test_an_address_registered_twice_is_activated_with_the_password_chosen(
+    stack: Stack, browsing: Browsing
+) -> None:
+    """Two registrations of one address before activation (the owner's and maybe a
+    stranger's): the activation page asks, at its password field, which one is the person's."""
+    email = new_email("hai.lan")
+    with httpx.Client(base_url=f"{stack.base_url}/api/v1/accounts", timeout=30) as client:
+        assert register(client, email, password="Nguoi-la-dang-ky-2025").status_code == 202
+        assert register(client, email).status_code == 202
+    code = code_from(stack.smtp.wait_for(email, 2)[-1])
+    page = browsing.open()
+    browsing.goto(page, f"/kich-hoat?email={email}&code={code}")  # as the e-mail's link fills it
+    page.get_by_role("button", name="Kích hoạt").click()
+    browsing.look(page)
+    assert page.locator("#f-password-loi").is_visible()  # the API's question, at the field
+    assert field(page, "Mã kích hoạt").input_value() == code  # the rest kept
+    field(page, "Mật khẩu đã chọn khi đăng ký").fill(PASSWORD)
+    page.get_by_role("button", name="Kích hoạt").click()
+    page.wait_for_url("**/dang-nhap")
+    browsing.look(page)
+    assert "đã được kích hoạt" in page.get_by_role("status").inner_text()
+    field(page, "Mật khẩu").fill(PASSWORD)
+    page.get_by_role("button", name="Đăng nhập").click()
+    page.wait_for_url(re.compile(r"/$"))
+    browsing.look(page)
+    assert signed_in_as(page) == "Nguyễn Thị Hà"

@@ -64,8 +64,11 @@ class AccountsClient(ApiClient):
             "POST", "/register", json_body=registration.model_dump(exclude_none=True)
         )
 
-    async def activate(self, email: str, code: str) -> None:
-        await self.request("POST", "/activate", json_body={"email": email, "code": code})
+    async def activate(self, email: str, code: str, password: str | None = None) -> None:
+        """`password`: the one chosen when registering, needed only when the address was
+        registered more than once before activation (the API then says so at `password`)."""
+        body = {"email": email, "code": code} | ({"password": password} if password else {})
+        await self.request("POST", "/activate", json_body=body)
 
     async def resend_activation(self, email: str) -> None:
         await self.request("POST", "/activate/resend", json_body={"email": email})

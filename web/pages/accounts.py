@@ -38,6 +38,7 @@ REGISTER_OPTIONAL = {
 }
 GENDERS = {"male": "Nam", "female": "Nữ", "other": "Khác"}
 ACTIVATE = {"email": "Địa chỉ email", "code": "Mã kích hoạt"}
+ACTIVATE_PASSWORD = "Mật khẩu đã chọn khi đăng ký"
 RESET = {
     "email": "Địa chỉ email",
     "code": "Mã xác nhận đặt lại mật khẩu",
@@ -45,6 +46,8 @@ RESET = {
     "password_again": "Nhập lại mật khẩu mới",
 }
 PASSWORD_HINT = "Từ 8 đến 128 ký tự; không dùng mật khẩu phổ biến, dễ đoán."
+CODE_MAX = 128
+"""The API takes the e-mail's 6-digit code or its link's token in the same field."""
 MISMATCH = "Mật khẩu nhập lại không khớp."
 NOT_KEPT = "Mật khẩu"
 
@@ -215,7 +218,7 @@ def _activate_page(request: Request, form: FormState, status_code: int = 200) ->
     return render(
         request,
         "accounts/activate.html",
-        {"form": form, "labels": ACTIVATE},
+        {"form": form, "labels": ACTIVATE, "password_label": ACTIVATE_PASSWORD},
         status_code=status_code,
     )
 
@@ -224,7 +227,7 @@ def _activate_page(request: Request, form: FormState, status_code: int = 200) ->
 async def activate_form(
     request: Request,
     email: Annotated[str, Query(max_length=320)] = "",
-    code: Annotated[str, Query(max_length=200)] = "",
+    code: Annotated[str, Query(max_length=CODE_MAX)] = "",
 ) -> HTMLResponse:
     """The form, filled in from the e-mail's link when it carries the address and the code:
     activating takes one click on "Kích hoạt" (a GET never changes anything, so a mail
@@ -235,13 +238,17 @@ async def activate_form(
 
 @router.post("/kich-hoat", response_class=HTMLResponse)
 async def activate(request: Request, accounts: Accounts) -> Response:
-    form = FormState.from_form(await request.form())
+    submitted = await request.form()
+    form = FormState.from_form(submitted, secret=["password"])
+    password = secret(submitted, "password")
     form.require(ACTIVATE)
     if not form.invalid:
         try:
-            await accounts.activate(form.value("email"), form.value("code"))
+            await accounts.activate(form.value("email"), form.value("code"), password or None)
         except ApiProblem as problem:
             form.apply(problem, at={"code-invalid": "code", 400: "code"})
+            if password:
+                form.keep_out(NOT_KEPT)
         else:
             sessions.remember_email(request, form.value("email"))
             sessions.flash(request, "Tài khoản đã được kích hoạt. Mời bạn đăng nhập.")
@@ -314,8 +321,15 @@ def _reset_page(request: Request, form: FormState, status_code: int = 200) -> HT
 
 
 @router.get("/dat-lai-mat-khau", response_class=HTMLResponse)
-async def reset_form(request: Request) -> HTMLResponse:
-    return _reset_page(request, FormState(values={"email": sessions.remembered_email(request)}))
+async def reset_form(
+    request: Request,
+    email: Annotated[str, Query(max_length=320)] = "",
+    code: Annotated[str, Query(max_length=CODE_MAX)] = "",
+) -> HTMLResponse:
+    """Filled in from the e-mail's link when it carries the address and the code (or the
+    link's token, which the API takes in the same field)."""
+    values = {"email": email or sessions.remembered_email(request), "code": code}
+    return _reset_page(request, FormState(values=values))
 
 
 @router.post("/dat-lai-mat-khau", response_class=HTMLResponse)
