@@ -7,6 +7,7 @@ are counted and timed by name and outcome (services/kernel/metrics.py); a worker
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 import logging
 import os
 import random
@@ -265,6 +266,11 @@ def consume_batch(
             continue
         log.warning("%s message met %r; published again", contract.TASK, exc)
         task.apply_async(kwargs={"payload": payload}, countdown=random.uniform(1.0, 5.0))
+
+
+def purge_age(days: float | None) -> dt.timedelta | None:
+    """A purge task's age argument in days (None: the service's configured retention)."""
+    return None if days is None else dt.timedelta(days=days)
 
 
 async def in_session(url: str, work: Callable[[AsyncSession], Coroutine[Any, Any, T]]) -> T:

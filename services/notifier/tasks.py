@@ -25,8 +25,16 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.kernel.contracts import SendEmailV1
-from services.kernel.messaging import HandedBackBatches, consume_batch, in_session, make_celery
+from services.kernel.messaging import (
+    HandedBackBatches,
+    consume_batch,
+    in_session,
+    make_celery,
+    purge_age,
+    run_async,
+)
 from services.kernel.transient import is_transient
+from services.notifier import maintenance
 from services.notifier.mailer import Mailer
 from services.notifier.models import SENT
 from services.notifier.repository import NotifierRepository
@@ -118,3 +126,14 @@ def send_email(self: HandedBackBatches, requests: list[Any]) -> None:
         lane_key=lambda message: str(message.to).lower(),
         budget=settings.batch_budget,
     )
+
+
+@celery.task(name="notifier.purge_expired")
+def purge_expired(messages_older_than_days: float | None = None) -> dict[str, int]:
+    """Delete published outbox rows and records of sent e-mails past the retention
+    (idempotent; sent every hour)."""
+    purged = run_async(
+        maintenance.purge(settings, messages_older_than=purge_age(messages_older_than_days))
+    )
+    log.info("purged: %s", purged)
+    return purged
