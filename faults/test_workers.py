@@ -218,7 +218,6 @@ def test_notifier_worker_killed_whole_gives_its_emails_back_within_two_minutes(
 
     stack, private = portal
     notifier = get_settings()
-    assert notifier.redelivery_bound < 120
     broker = redis.Redis.from_url(private.url)
     unacked = UNACKED_KEYS["unacked_key"]
     logs = stack.workdir / "operator-notifier-worker-whole.log"
