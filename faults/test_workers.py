@@ -217,7 +217,7 @@ def test_notifier_worker_killed_whole_gives_its_emails_back_within_two_minutes(
     from services.notifier.tasks import UNACKED_KEYS
 
     stack, private = portal
-    notifier = get_settings()
+    notifier = get_settings()  # what the notifier ships with, unless FAULTS_NOTIFIER_* is set
     broker = redis.Redis.from_url(private.url)
     unacked = UNACKED_KEYS["unacked_key"]
     logs = stack.workdir / "operator-notifier-worker-whole.log"
@@ -243,10 +243,16 @@ def test_notifier_worker_killed_whole_gives_its_emails_back_within_two_minutes(
         fault_smtp.mode = "accept"
         load.stop()
     settle(fault_smtp, load, max(durations.settle, 150.0))
+    overrides = {k: v for k, v in stack.extra_env.items() if k.startswith("NOTIFIER_")}
     result = {
         "killed": "notifier: a whole worker (process group), then another started",
-        "visibility_timeout_s": notifier.celery_visibility_timeout,
-        "restore_interval_s": notifier.restore_interval,
+        "visibility_timeout_s": int(
+            overrides.get("NOTIFIER_VISIBILITY_TIMEOUT", notifier.celery_visibility_timeout)
+        ),
+        "restore_interval_s": int(
+            overrides.get("NOTIFIER_RESTORE_INTERVAL", notifier.restore_interval)
+        ),
+        "notifier_settings_overridden": overrides,  # FAULTS_NOTIFIER_*: not the shipped ones
         "held_before_kill": held_before_kill,
         "held_by_dead_worker": held_by_dead_worker,
         "left_unacked_at_end": broker.hlen(unacked),
