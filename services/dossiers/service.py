@@ -36,7 +36,12 @@ from services.dossiers.repository import DossiersRepository
 from services.dossiers.schemas import STATUS_LABELS
 from services.dossiers.settings import DossiersSettings
 from services.kernel.auth import Principal
-from services.kernel.contracts import AgenciesPublishedV1, ProcedurePublishedV1, SendEmailV1
+from services.kernel.contracts import (
+    PROCESSING_TIME_UNKNOWN,
+    AgenciesPublishedV1,
+    ProcedurePublishedV1,
+    SendEmailV1,
+)
 from services.kernel.db import new_id, utcnow
 from services.kernel.errors import ProblemError, Text
 from services.kernel.outbox import add_message, claim_message
@@ -578,6 +583,7 @@ class DossierService:
         }
         if dossier.status == "processing":
             context["due_at"] = local_time(dossier.due_at) if dossier.due_at else None
+            context["deadline_note"] = deadline_note(dossier.procedure)
         elif dossier.status == "supplement_requested":
             context["content"] = dossier.supplement_request
         elif dossier.status == "rejected":
@@ -647,10 +653,13 @@ class DossierService:
                 "code": snapshot.get("code"),
                 "name": snapshot.get("name"),
                 "version": dossier.procedure_version,
+                "processing_days": snapshot.get("processing_days"),
+                "processing_time_source": snapshot.get("processing_time_source"),
             },
             "agency": {"id": dossier.agency_id, "name": dossier.agency_name},
             "submitted_at": dossier.submitted_at,
             "due_at": dossier.due_at,
+            "deadline_note": deadline_note(snapshot),
             "overdue": self._overdue(dossier),
             "updated_at": dossier.updated_at,
         }
@@ -743,6 +752,7 @@ class DossierService:
             **{k: summary[k] for k in ("code", "status", "status_label", "procedure", "agency")},
             "submitted_at": dossier.submitted_at,
             "due_at": dossier.due_at,
+            "deadline_note": summary["deadline_note"],
             "supplement_request": dossier.supplement_request,
             "rejection_reason": dossier.rejection_reason,
             "results": [_file_out(f) for f in await self.repo.files(dossier.id, "result")],
@@ -818,6 +828,11 @@ def safe_display_name(filename: str, extension: str) -> str:
     name = display_name(filename)
     stem = name.rsplit(".", 1)[0] if "." in name else name
     return f"{stem or 'tep'}.{extension}"
+
+
+def deadline_note(procedure: dict[str, Any]) -> str | None:
+    """What to read instead of a due date when the procedure has no processing time."""
+    return PROCESSING_TIME_UNKNOWN if procedure.get("processing_days") is None else None
 
 
 # -- the copy of the catalogue ------------------------------------------------------------------
