@@ -30,6 +30,7 @@ from faults.harness import (
     Officer,
     celery_processes,
     dossier_report,
+    lost_mail_trace,
     mail_report,
     settle,
     start_worker,
@@ -172,6 +173,8 @@ def _kill_worker_scenario(
                    what="every procedure version in the dossiers service")  # fmt: skip
         result["procedure_versions_accepted"] = len(edits.accepted)
         result["procedure_versions_stored"] = len(edits.stored())
+    if result["emails_lost"]:
+        result["lost_trace"] = lost_mail_trace(stack, result["lost_examples"])
     if replacement is not None:
         stop_process(replacement)
     record(f"{queue} worker SIGKILL", **result)
@@ -259,6 +262,8 @@ def test_notifier_worker_killed_whole_gives_its_emails_back_within_two_minutes(
         **mail_report(fault_smtp, load, killed_at),
         **dossier_report(stack, load),
     }
+    if result["emails_lost"]:
+        result["lost_trace"] = lost_mail_trace(stack, result["lost_examples"])
     if replacement is not None:
         stop_process(replacement)
     record("notifier worker killed whole", **result)
