@@ -243,7 +243,6 @@ async def purge(
     ids and sent e-mail records older than `messages_older_than`. `progress_factory(total)`
     makes a progress bar (tqdm) for the drafts. Returns what was removed, by service."""
     from services.dossiers.maintenance import count_old_drafts
-    from services.dossiers.settings import get_settings as dossiers_settings
 
     summary: dict[str, dict[str, int]] = {}
     for service in MIGRATED_SERVICES:
@@ -254,7 +253,7 @@ async def purge(
                 settings, messages_older_than=messages_older_than
             )
             continue
-        db = database_for(dossiers_settings().resolved_database_url())
+        db = database_for(settings.resolved_database_url())
         total = await count_old_drafts(db, drafts_older_than)
         bar = progress_factory(total) if progress_factory is not None else None
         try:
