@@ -55,11 +55,19 @@ def database_url() -> str:
 def fault_env(durations: Durations) -> dict[str, str]:
     """Settings the scenarios run with: retries long enough to outlast the SMTP outage, and a
     visibility timeout short enough that a message held by a killed worker comes back within
-    the scenario (600 s by default)."""
+    the scenario (600 s by default; the notifier ships its own, 90 s). `FAULTS_NOTIFIER_<X>`
+    sets the notifier's `NOTIFIER_<X>`: e.g. FAULTS_NOTIFIER_VISIBILITY_TIMEOUT=600 to see a
+    killed notifier worker hold its e-mails as it did before."""
     outage = durations.smtp_down + durations.smtp_slow + durations.smtp_reset + 10
     replay = os.environ.get("FAULTS_OUTBOX_REPLAY_SECONDS")  # 0: see what is lost without it
+    notifier = {
+        k.removeprefix("FAULTS_"): v
+        for k, v in os.environ.items()
+        if k.startswith("FAULTS_NOTIFIER_")
+    }
     return {
         **({"PORTAL_OUTBOX_REPLAY_SECONDS": replay} if replay else {}),
+        **notifier,
         "NOTIFIER_RETRY_BASE_SECONDS": "0.5",
         "NOTIFIER_RETRY_MAX_SECONDS": "5",
         "NOTIFIER_MAX_ATTEMPTS": str(int(outage / 2) + 20),

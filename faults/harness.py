@@ -594,6 +594,34 @@ def mail_report(smtp: FaultSmtp, load: Load, fault_end: float | None) -> dict[st
     return report
 
 
+def lost_mail_trace(stack: Stack, lost: list[list[str]]) -> list[dict[str, Any]]:
+    """Where each lost e-mail got to: its delivery row in the notifier (none: the notifier
+    never took the message) and the outbox rows that carried it, per service."""
+    trace = []
+    for recipient, template in lost:
+        entry: dict[str, Any] = {"recipient": recipient, "template": template}
+        rows = stack.query(
+            "notifier",
+            "SELECT message_id, status, attempts, last_error, updated_at::text AS updated_at "
+            "FROM deliveries WHERE recipient = $1 AND template = $2",
+            recipient,
+            template,
+        )
+        entry["deliveries"] = [dict(r) for r in rows]
+        for service in ("accounts", "dossiers", "notifier"):
+            rows = stack.query(
+                service,
+                "SELECT id, created_at::text AS created_at, published_at::text AS published_at, "
+                "attempts, last_error FROM outbox WHERE payload->>'to' = $1 "
+                "AND payload->>'template' = $2",
+                recipient,
+                template,
+            )
+            entry[f"{service}_outbox"] = [dict(r) for r in rows]
+        trace.append(entry)
+    return trace
+
+
 def dossier_report(stack: Stack, load: Load) -> dict[str, Any]:
     ids = sorted(load.ledger.dossiers)
     stored = stack.query("dossiers", "SELECT id FROM dossiers WHERE id = ANY($1::text[])", ids)

@@ -4,7 +4,11 @@ it held is rejected back to the queue: acks_late, reject_on_worker_lost), and a 
 (main and pool, as an OOM kill takes a pod) that an operator — or Kubernetes — started and
 starts again. `portal run` itself does not restart a dead worker: it stops the whole portal,
 which is why the whole-worker kill is done to a worker started outside it. What that worker
-held comes back when the visibility timeout expires."""
+held comes back when the visibility timeout expires.
+
+Then the notifier's worker killed whole, alone, on the notifier's shipped settings (the suite's
+shorter CELERY_VISIBILITY_TIMEOUT is the other services'): every e-mail it held must reach its
+filer within two minutes of the kill."""
 
 from __future__ import annotations
 
@@ -17,6 +21,7 @@ import uuid
 from typing import Any
 
 import httpx
+import redis
 
 from faults.harness import (
     Durations,
@@ -25,6 +30,7 @@ from faults.harness import (
     Officer,
     celery_processes,
     dossier_report,
+    lost_mail_trace,
     mail_report,
     settle,
     start_worker,
@@ -167,6 +173,8 @@ def _kill_worker_scenario(
                    what="every procedure version in the dossiers service")  # fmt: skip
         result["procedure_versions_accepted"] = len(edits.accepted)
         result["procedure_versions_stored"] = len(edits.stored())
+    if result["emails_lost"]:
+        result["lost_trace"] = lost_mail_trace(stack, result["lost_examples"])
     if replacement is not None:
         stop_process(replacement)
     record(f"{queue} worker SIGKILL", **result)
@@ -193,3 +201,75 @@ def test_dossiers_worker_killed_mid_burst(
     record: Any,
 ) -> None:
     _kill_worker_scenario("dossiers", portal, fault_smtp, officer, durations, record)
+
+
+def test_notifier_worker_killed_whole_gives_its_emails_back_within_two_minutes(
+    portal: tuple[Stack, RedisServer],
+    fault_smtp: FaultSmtp,
+    officer: Officer,
+    durations: Durations,
+    record: Any,
+) -> None:
+    """A notifier worker holding a full batch of e-mails (the SMTP server was slow, so they
+    piled up) is SIGKILLed whole — main process and pool, its process group, as an OOM kill
+    or an evicted pod — and another is started. Redis gives what it held to a live worker
+    once the notifier's visibility timeout passed, at its next sweep: every e-mail owed
+    before the kill arrives within 120 s of it, none is lost, and only the e-mails in
+    the dead worker's hands at the kill may arrive twice."""
+    from services.notifier.settings import get_settings
+    from services.notifier.tasks import UNACKED_KEYS
+
+    stack, private = portal
+    notifier = get_settings()  # what the notifier ships with, unless FAULTS_NOTIFIER_* is set
+    broker = redis.Redis.from_url(private.url)
+    unacked = UNACKED_KEYS["unacked_key"]
+    logs = stack.workdir / "operator-notifier-worker-whole.log"
+    doomed = start_worker(stack, "notifier", logs)
+    wait_until(lambda: celery_processes(doomed.pid, "notifier")[1], 60, what="the worker")
+    load = Load.at(stack, officer, durations)
+    load.start()
+    replacement = None
+    try:
+        time.sleep(durations.warmup)
+        fault_smtp.delay, fault_smtp.mode = 3.0, "slow"  # e-mails pile up in both workers
+        time.sleep(8)
+        held_before_kill = broker.hlen(unacked)
+        killed_at = time.time()
+        os.killpg(doomed.pid, signal.SIGKILL)  # main and pool (its own session and group)
+        doomed.wait(10)
+        fault_smtp.mode = "accept"
+        replacement = start_worker(stack, "notifier", logs)
+        time.sleep(5)  # the live worker settles its own; what stays was the dead worker's
+        held_by_dead_worker = broker.hlen(unacked)
+        time.sleep(max(0.0, durations.after_kill - 5))
+    finally:
+        fault_smtp.mode = "accept"
+        load.stop()
+    settle(fault_smtp, load, max(durations.settle, 150.0))
+    overrides = {k: v for k, v in stack.extra_env.items() if k.startswith("NOTIFIER_")}
+    result = {
+        "killed": "notifier: a whole worker (process group), then another started",
+        "visibility_timeout_s": int(
+            overrides.get("NOTIFIER_VISIBILITY_TIMEOUT", notifier.celery_visibility_timeout)
+        ),
+        "restore_interval_s": int(
+            overrides.get("NOTIFIER_RESTORE_INTERVAL", notifier.restore_interval)
+        ),
+        "notifier_settings_overridden": overrides,  # FAULTS_NOTIFIER_*: not the shipped ones
+        "held_before_kill": held_before_kill,
+        "held_by_dead_worker": held_by_dead_worker,
+        "left_unacked_at_end": broker.hlen(unacked),
+        **mail_report(fault_smtp, load, killed_at),
+        **dossier_report(stack, load),
+    }
+    if result["emails_lost"]:
+        result["lost_trace"] = lost_mail_trace(stack, result["lost_examples"])
+    if replacement is not None:
+        stop_process(replacement)
+    record("notifier worker killed whole", **result)
+    assert held_by_dead_worker > 0, result  # otherwise the kill proved nothing
+    assert result["emails_lost"] == 0, result
+    assert result["caught_up_after_fault_s"] is not None, result
+    assert result["caught_up_after_fault_s"] <= 120, result
+    assert result["emails_duplicated"] <= notifier.lanes, result  # the dead pool's lanes
+    assert result["dossiers_lost"] == 0 and result["transitions_lost"] == 0, result

@@ -198,14 +198,21 @@ def _purge(args: argparse.Namespace) -> int:
         return tqdm(total=total, desc="old drafts", unit="draft", disable=args.quiet or None)
 
     summary = asyncio.run(purge(drafts, messages, bar))
+    accounts, dossiers = summary["accounts"], summary["dossiers"]
     print(
-        f"accounts: {summary.accounts} expired codes, tokens, notices and captcha ids removed\n"
-        f"dossiers: {summary.drafts} draft(s) older than {args.drafts_older_than} removed "
-        f"with {summary.files} file(s); {summary.spent_captchas} spent captcha id(s)\n"
-        f"messages: {summary.processed_messages} handled-message id(s) and "
-        f"{summary.published_outbox} published outbox row(s) older than "
+        f"accounts: {accounts['expired_credentials']} expired codes, tokens, notices and "
+        f"captcha ids removed\n"
+        f"dossiers: {dossiers['drafts']} draft(s) older than {args.drafts_older_than} removed "
+        f"with {dossiers['files']} file(s); {dossiers['spent_captchas']} spent captcha id(s)\n"
+        f"notifier: {summary['notifier']['sent_emails']} record(s) of sent e-mails older than "
         f"{args.messages_older_than} removed"
     )
+    for service, purged in summary.items():
+        print(
+            f"{service} messages: {purged.get('processed_messages', 0)} handled-message id(s) "
+            f"and {purged['published_outbox']} published outbox row(s) older than "
+            f"{args.messages_older_than} removed"
+        )
     return 0
 
 
@@ -287,7 +294,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--messages-older-than",
         default="30d",
-        help="handled-message ids and published outbox rows this old (30d)",
+        help="handled-message ids, published outbox rows, sent e-mail records this old (30d)",
     )
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=_purge)

@@ -1,10 +1,12 @@
 """What the relay process does besides relaying: it serves the gauges of shared state
 (portal/metrics.py) on `PORTAL_METRICS_PORT`, and every `PORTAL_PURGE_INTERVAL` seconds (3600;
-0: never; the first an interval after it starts) it sends the purge tasks:
-`accounts.purge_expired` (expired codes, tokens, notices, captcha ids) and
-`dossiers.purge_expired` (drafts unchanged for 30 days with their files, handled-message ids
-and published outbox rows older than 30 days). The workers run them: the dossiers worker has
-the files. With several relay replicas, a Redis key lets one of them send per interval."""
+0: never; the first an interval after it starts) it sends every service its purge task,
+`<service>.purge_expired`, on the service's own queue: each service purges what it owns
+(`services/<service>/maintenance.py`; published outbox rows and handled-message ids past
+`PORTAL_MESSAGE_RETENTION_DAYS`, 30, through one kernel helper; and its own: expired codes,
+tokens and captcha ids, old drafts with their files, records of sent e-mails). The workers run
+them (the dossiers worker has the files). With several relay replicas, a Redis key lets one of
+them send per interval."""
 
 from __future__ import annotations
 
@@ -19,11 +21,12 @@ import redis.asyncio as aioredis
 
 from portal.metrics import BacklogCollector
 from services.kernel.metrics import metrics_port, scrape_registry, serve_metrics
+from services.kernel.migrations import MIGRATED_SERVICES
 from services.kernel.settings import ServiceSettings
 
 log = logging.getLogger("portal.housekeeping")
 
-PURGE_TASKS = {"accounts": "accounts.purge_expired", "dossiers": "dossiers.purge_expired"}
+PURGE_TASKS = {service: f"{service}.purge_expired" for service in MIGRATED_SERVICES}
 PURGE_KEY = "portal:purge:sent"
 
 

@@ -5,6 +5,7 @@ replay, outbox rows that keep failing, and the purge of expired data."""
 from __future__ import annotations
 
 import datetime as dt
+import importlib
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -231,63 +232,41 @@ async def replay_messages(service: str, ids: Sequence[str] | None, min_attempts:
 # --- purge --------------------------------------------------------------------------------------
 
 
-@dataclass
-class PurgeSummary:
-    accounts: int
-    drafts: int
-    files: int
-    processed_messages: int
-    published_outbox: int
-    spent_captchas: int
-
-
 async def purge(
     drafts_older_than: dt.timedelta,
     messages_older_than: dt.timedelta,
     progress_factory: Callable[[int], Any] | None = None,
-) -> PurgeSummary:
-    """Expired codes, refresh tokens, notices and captcha ids of the accounts service; old drafts
-    of the dossiers service with their files; old handled-message ids and published outbox rows.
-    `progress_factory(total)` makes a progress bar (tqdm) for the drafts."""
-    from services.accounts.repository import AccountsRepository
-    from services.accounts.settings import get_settings as accounts_settings
-    from services.dossiers.maintenance import count_old_drafts, purge_messages, purge_old_drafts
-    from services.dossiers.settings import get_settings as dossiers_settings
-    from services.kernel.storage import storage_from_settings
+) -> dict[str, dict[str, int]]:
+    """What each service's hourly purge task does (`services/<service>/maintenance.py`), now,
+    with these ages: expired codes, tokens, notices and captcha ids (accounts), old drafts
+    with their files (dossiers), and every service's published outbox rows, handled-message
+    ids and sent e-mail records older than `messages_older_than`. `progress_factory(total)`
+    makes a progress bar (tqdm) for the drafts. Returns what was removed, by service."""
+    from services.dossiers.maintenance import count_old_drafts
 
-    acc = accounts_settings()
-    db = database_for(acc.resolved_database_url())
-    async with db.sessionmaker() as session:
-        accounts = await AccountsRepository(session).purge_expired(utcnow(), acc.captcha_ttl)
-        await session.commit()
-    await db.dispose()
-
-    dos = dossiers_settings()
-    db = database_for(dos.resolved_database_url())
-    storage = storage_from_settings(dos.storage_dir, "dossiers", dos)
-    total = await count_old_drafts(db, drafts_older_than)
-    bar = progress_factory(total) if progress_factory is not None else None
-    try:
-        drafts, files = await purge_old_drafts(
-            db, storage, drafts_older_than, progress=bar.update if bar is not None else None
-        )
-    finally:
-        if bar is not None:
-            bar.close()
-    processed, outbox, captchas = await purge_messages(db, dos, messages_older_than)
-    await db.dispose()
-
-    published = outbox
-    for service in ("accounts", "catalogue", "notifier"):
-        sdb, model = service_database(service)
-        async with sdb.sessionmaker() as session:
-            removed = await session.execute(
-                model.__table__.delete().where(
-                    model.published_at.is_not(None),
-                    model.published_at < utcnow() - messages_older_than,
-                )
+    summary: dict[str, dict[str, int]] = {}
+    for service in MIGRATED_SERVICES:
+        maintenance = importlib.import_module(f"services.{service}.maintenance")
+        settings = importlib.import_module(f"services.{service}.settings").get_settings()
+        if service != "dossiers":
+            summary[service] = await maintenance.purge(
+                settings, messages_older_than=messages_older_than
             )
-            await session.commit()
-        published += int(getattr(removed, "rowcount", 0) or 0)
-        await sdb.dispose()
-    return PurgeSummary(accounts, drafts, files, processed, published, captchas)
+            continue
+        db = database_for(settings.resolved_database_url())
+        total = await count_old_drafts(db, drafts_older_than)
+        bar = progress_factory(total) if progress_factory is not None else None
+        try:
+            summary[service] = await maintenance.purge(
+                settings,
+                drafts_older_than=drafts_older_than,
+                messages_older_than=messages_older_than,
+                progress=bar.update if bar is not None else None,
+            )
+        finally:
+            if bar is not None:
+                bar.close()
+    for service in MIGRATED_SERVICES:
+        settings = importlib.import_module(f"services.{service}.settings").get_settings()
+        await database_for(settings.resolved_database_url()).dispose()
+    return summary

@@ -135,6 +135,61 @@ def test_reimport_updates_nothing_and_duplicates_nothing(stack: Stack) -> None:
     assert report is not None
     assert (report.created, report.updated, report.unchanged) == (0, 0, 1601)
     assert counts() == before
+    # How each processing time was obtained, in the report and on each procedure.
+    by_source = report.processing_time
+    assert sum(by_source.values()) == 1601
+    assert set(by_source) <= {
+        "stated",
+        "inferred_unit_from_channel",
+        "inferred_unit_from_text",
+        "assumed_working_days",
+        "unknown",
+    }
+    not_stated = report.processing_time_not_stated
+    assert len(not_stated) == 1601 - by_source["stated"] and by_source["unknown"] > 0
+    assert all(entry["basis"] for entry in not_stated.values())
+    assert all((e["days"] is None) == (e["source"] == "unknown") for e in not_stated.values())
+    stored = stack.query(
+        "catalogue",
+        "SELECT code, processing_days, processing_time_source FROM procedures "
+        "WHERE code = ANY($1::text[])",
+        source_codes(),
+    )
+    for row in stored:
+        entry = not_stated.get(row["code"], {"source": "stated"})
+        if row["processing_time_source"] != "admin":  # an admin's correction (test below)
+            assert row["processing_time_source"] == entry["source"], row["code"]
+    assert f"{by_source['unknown']} unknown" in report.summary()
+
+
+@pytest.mark.parametrize(
+    ("code", "days", "source"),
+    [
+        ("1.000253", 7, "stated"),  # "Trực tiếp7 NgàyKhông có thông tin"
+        ("1.003586", 2, "inferred_unit_from_text"),  # "…2Miễn phí" + "02 ngày làm việc, kể từ…"
+        ("1.004359", 5, "assumed_working_days"),  # "…5Miễn phí", no unit anywhere
+        ("1.009824", None, "unknown"),  # a text where the time should be
+    ],
+)
+def test_the_procedure_says_how_its_processing_time_was_obtained(
+    catalogue: httpx.Client, code: str, days: int | None, source: str
+) -> None:
+    detail = catalogue.get(f"/procedures/{code}").json()
+    assert (detail["processing_days"], detail["processing_time_source"]) == (days, source)
+    if source == "stated":
+        assert detail["processing_time_basis"] is None
+    else:
+        assert detail["processing_time_basis"]
+    # No number at all: the citizen and the officer read so, rather than nothing.
+    expected = (
+        "Thời hạn giải quyết: chưa được công bố; vui lòng liên hệ cơ quan thực hiện"
+        if days is None
+        else None
+    )
+    assert detail["processing_time_note"] == expected
+    listed = catalogue.get("/procedures", params={"q": code, "page_size": 5}).json()["items"]
+    [item] = [i for i in listed if i["code"] == code]
+    assert item["processing_time_source"] == source
 
 
 def test_importer_reports_what_it_cannot_read(tmp_path: Path) -> None:
@@ -447,6 +502,49 @@ def test_admin_edits_publish_versions_that_reach_the_dossiers_service(
     assert catalogue.delete(f"/procedures/{code}", headers=admin).status_code == 204
     assert top_codes(catalogue, "xac nhan thu nghiem hoat dong")[:1] != [code]
     wait_until(lambda: copies() == [1, 2, 3, 4, 5], 30, what="the retirement as version 5")
+
+
+def test_an_admin_correction_is_published_and_kept_across_a_reimport(
+    stack: Stack, catalogue: httpx.Client, admin: dict[str, str]
+) -> None:
+    from services.catalogue.importer import run_import
+
+    code = "1.001303"  # "Trực tiếpKhông có thông tin…": no processing time in the source
+    before = catalogue.get(f"/procedures/{code}").json()
+    assert before["processing_days"] is None
+    corrected = catalogue.put(f"/procedures/{code}", json={"processing_days": 20}, headers=admin)
+    assert corrected.status_code == 200, corrected.text
+    body = corrected.json()
+    assert (body["processing_days"], body["processing_time_source"]) == (20, "admin")
+    assert body["processing_time_note"] is None and body["version"] == before["version"] + 1
+
+    def published() -> dict[str, Any] | None:
+        rows = stack.query(
+            "dossiers",
+            "SELECT snapshot FROM procedure_copies WHERE procedure_id = $1 AND version = $2",
+            body["id"],
+            body["version"],
+        )
+        if not rows:
+            return None
+        snapshot = rows[0]["snapshot"]
+        return dict(json.loads(snapshot) if isinstance(snapshot, str) else snapshot)
+
+    snapshot = wait_until(published, 30, what="the corrected version in the dossiers service")
+    assert (snapshot["processing_days"], snapshot["processing_time_source"]) == (20, "admin")
+
+    settings = CatalogueSettings(
+        database_url=stack.db_url("catalogue"), data_dir=stack.workdir / "var"
+    )
+    report = asyncio.run(run_import(settings, SOURCE, show_progress=False))
+    assert report is not None
+    assert report.kept_admin_values[code] == {
+        "processing_days": 20,
+        "imported": {"days": None, "source": "unknown"},
+    }
+    after = catalogue.get(f"/procedures/{code}").json()
+    assert (after["processing_days"], after["processing_time_source"]) == (20, "admin")
+    assert after["version"] == body["version"]  # the re-import changed nothing
 
 
 def test_admin_validation_and_forbidden_for_others(

@@ -7,6 +7,7 @@ from __future__ import annotations
 import datetime as dt
 import re
 import threading
+import uuid
 from collections.abc import Iterator
 from typing import Any
 
@@ -15,6 +16,7 @@ import pytest
 
 from tests.accounts_flow import bearer, registered_citizen
 from tests.dossiers_flow import (
+    admin_tokens,
     attach_required,
     mail_about,
     officer_of,
@@ -404,3 +406,52 @@ def test_deadline_counts_working_days_and_late_dossiers_are_flagged(
     assert all(item["overdue"] for item in late["items"])
     on_time = dossiers.get("/inbox", params={"overdue": "false"}, headers=justice_officer).json()
     assert dossier["id"] not in {item["id"] for item in on_time["items"]}
+
+
+def test_a_procedure_without_a_processing_time_says_so_instead_of_a_due_date(
+    stack: Stack,
+    smtp: SmtpSink,
+    dossiers: httpx.Client,
+    citizen: dict[str, str],
+    justice_officer: dict[str, str],
+    email_address: str,
+) -> None:
+    """A procedure the catalogue gives no processing time: its dossiers have no due date, and
+    the filer and the officer read that none was published (the view, the inbox, the
+    tracking page, the "being processed" e-mail) rather than nothing."""
+    note = "Thời hạn giải quyết: chưa được công bố; vui lòng liên hệ cơ quan thực hiện"
+    admin = bearer(admin_tokens(stack))
+    with httpx.Client(base_url=f"{stack.base_url}/api/v1/catalogue", timeout=30) as catalogue:
+        name = f"Thử {uuid.uuid4().hex[:6]}"
+        field = catalogue.post("/fields", json={"name": name}, headers=admin)
+        code = f"9.{uuid.uuid4().int % 1_000_000:06d}"
+        created = catalogue.post(
+            "/procedures",
+            json={
+                "code": code,
+                "name": "Cấp giấy xác nhận chưa có thời hạn",
+                "field_id": field.json()["id"],
+                "tier": ["province"],
+                "agency_id": "HT-STP",
+                "components": [{"name": "Đơn đề nghị", "required": True}],
+            },
+            headers=admin,
+        )
+    assert created.status_code == 201, created.text
+    assert created.json()["processing_time_source"] == "unknown"
+    wait_for_catalogue_copy(stack, [code])
+
+    dossier = draft(dossiers, citizen, code, declaration={"request": "Xác nhận."})
+    assert dossier["deadline_note"] == note
+    assert dossier["procedure"]["processing_time_source"] == "unknown"
+    attach_required(dossiers, dossier, citizen)
+    assert dossiers.post(f"/{dossier['id']}/submit", headers=citizen).status_code == 200
+    received = dossiers.post(f"/{dossier['id']}/receive", headers=justice_officer)
+    assert received.status_code == 200, received.text
+    assert received.json()["due_at"] is None and received.json()["deadline_note"] == note
+    inbox = dossiers.get("/inbox", params={"status": "processing"}, headers=justice_officer)
+    [item] = [i for i in inbox.json()["items"] if i["id"] == dossier["id"]]
+    assert item["deadline_note"] == note and not item["overdue"]
+    mails = mail_about(smtp, email_address, 3)  # activation, submitted, processing
+    processing = [m for m in mails if "đang xử lý" in m.subject]
+    assert processing and note in processing[0].text and note in processing[0].html

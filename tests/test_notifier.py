@@ -9,6 +9,7 @@ import uuid
 import redis
 from celery import Celery
 
+from services.notifier.tasks import UNACKED_KEYS
 from tests.accounts_flow import register
 from tests.support import SmtpSink, Stack, wait_until
 
@@ -34,7 +35,8 @@ def _broker(stack: Stack) -> Celery:
 def _wait_queue_drained(stack: Stack) -> None:
     """Every copy taken from the notifier queue and acknowledged."""
     client = redis.Redis.from_url(stack.redis_url)
-    wait_until(lambda: client.llen("notifier") == 0 and client.hlen("unacked") == 0, 20)
+    unacked = UNACKED_KEYS["unacked_key"]
+    wait_until(lambda: client.llen("notifier") == 0 and client.hlen(unacked) == 0, 20)
 
 
 def _delivery(stack: Stack, message_id: str) -> dict[str, object] | None:

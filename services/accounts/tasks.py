@@ -7,11 +7,10 @@ from typing import Any
 
 from celery import Task
 
-from services.accounts.repository import AccountsRepository
+from services.accounts import maintenance
 from services.accounts.settings import get_settings
 from services.kernel.contracts import SessionsRevokedV1
-from services.kernel.db import database_for, utcnow
-from services.kernel.messaging import consume, make_celery, run_async
+from services.kernel.messaging import consume, make_celery, purge_age, run_async
 from services.kernel.revocation import record_revoked_sessions
 
 log = logging.getLogger("portal.accounts.tasks")
@@ -33,23 +32,12 @@ def sessions_revoked(self: Task, payload: dict[str, Any]) -> int:
     return consume(self, SessionsRevokedV1, payload, record)
 
 
-async def purge_expired_credentials() -> int:
-    db = database_for(settings.resolved_database_url())
-    async with db.sessionmaker() as session:
-        removed = await AccountsRepository(session).purge_expired(
-            utcnow(),
-            settings.captcha_ttl,
-            known_for=settings.known_client_period,
-            guess_window=settings.code_guess_period,
-        )
-        await session.commit()
-    return removed
-
-
 @celery.task(name="accounts.purge_expired")
-def purge_expired() -> int:
-    """Delete spent captcha ids past their captcha's life, expired codes, links, refresh tokens
-    and registrations, clients not seen for long and past wrong-code counts (idempotent)."""
-    removed = run_async(purge_expired_credentials())
-    log.info("purged %d expired credentials", removed)
-    return removed
+def purge_expired(messages_older_than_days: float | None = None) -> dict[str, int]:
+    """Delete expired codes, refresh tokens and notices, spent captcha ids past their captcha's
+    life, and published outbox rows past the retention (idempotent; sent every hour)."""
+    purged = run_async(
+        maintenance.purge(settings, messages_older_than=purge_age(messages_older_than_days))
+    )
+    log.info("purged: %s", purged)
+    return purged

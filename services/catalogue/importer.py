@@ -1,7 +1,9 @@
 """The importer: the province's agencies from the chosen layout, and the procedures of the
 national catalogue (JSON lines, as crawled). Re-running it updates what changed — each change a
 new published version — and never duplicates. What could not be parsed is reported, not
-guessed."""
+guessed; a processing time whose unit was lost is inferred by a documented rule
+(services/catalogue/parsing.py), marked on the procedure and listed in the report. A
+processing time an admin set is kept by a re-import (and reported when the source differs)."""
 
 from __future__ import annotations
 
@@ -21,7 +23,7 @@ from services.catalogue.layouts import Layout, load_layout
 from services.catalogue.models import Agency, Field, Procedure
 from services.catalogue.parsing import ParsedProcedure, parse_record
 from services.catalogue.repository import install_search_functions
-from services.catalogue.service import CatalogueService, field_id_for
+from services.catalogue.service import ADMIN, CatalogueService, field_id_for
 from services.catalogue.settings import CatalogueSettings
 from services.catalogue.text import clean
 from services.kernel.db import database_for, new_id
@@ -39,6 +41,12 @@ class ImportReport:
     unchanged: int = 0
     failed_lines: list[dict[str, Any]] = field(default_factory=list)
     problems: dict[str, list[str]] = field(default_factory=dict)
+    processing_time: Counter[str] = field(default_factory=Counter)
+    """Records by how their processing time was obtained (stated, inferred…, unknown)."""
+    processing_time_not_stated: dict[str, dict[str, Any]] = field(default_factory=dict)
+    """code -> {source, days, basis} for every record whose time was not stated."""
+    kept_admin_values: dict[str, dict[str, Any]] = field(default_factory=dict)
+    """code -> {processing_days: the admin's, imported: {...}}: admin corrections kept."""
 
     def problem_kinds(self) -> Counter[str]:
         """How many records had each kind of problem ("<field>: <what>")."""
@@ -54,6 +62,9 @@ class ImportReport:
             f"{self.unchanged} unchanged, {len(self.failed_lines)} lines unreadable",
             f"fields created: {self.fields_created}",
             f"records with parse problems: {len(self.problems)}",
+            "processing time: "
+            + ", ".join(f"{n} {source}" for source, n in self.processing_time.most_common()),
+            f"processing times set by an admin, kept: {len(self.kept_admin_values)}",
         ]
         for kind, n in self.problem_kinds().most_common(12):
             lines.append(f"  {n:5d}  {kind}")
@@ -145,6 +156,7 @@ def _document(parsed: ParsedProcedure, field_name: str) -> dict[str, Any]:
         "declaration_schema": declaration_schema(parsed.name, field_name),
         "source_url": parsed.source_url or None,
         "problems": list(parsed.problems),
+        "processing_time_basis": parsed.processing_time.basis,
         "present_at_counter": [c.name for c in parsed.components if c.present_only],
         "notes": [c.name for c in parsed.components if _is_note(c.group) and not c.present_only],
     }
@@ -171,6 +183,14 @@ async def import_catalogue(
         parsed = parse_record(raw)
         if parsed.problems:
             report.problems[parsed.code] = list(parsed.problems)
+        timing = parsed.processing_time
+        report.processing_time[timing.source] += 1
+        if timing.source != "stated":
+            report.processing_time_not_stated[parsed.code] = {
+                "source": timing.source,
+                "days": timing.days,
+                "basis": timing.basis,
+            }
         field_name = clean(parsed.field_name) or "Khác"
         field_row = fields.get(field_name)
         if field_row is None:
@@ -179,7 +199,7 @@ async def import_catalogue(
             fields[field_name] = field_row
             report.fields_created += 1
             await session.flush()
-        outcome = await _upsert(service, layout, parsed, raw, field_row)
+        outcome = await _upsert(service, layout, parsed, raw, field_row, report)
         setattr(report, outcome, getattr(report, outcome) + 1)
         pending += 1
         if progress:
@@ -201,6 +221,7 @@ async def _upsert(
     parsed: ParsedProcedure,
     raw: dict[str, Any],
     field_row: Field,
+    report: ImportReport,
 ) -> str:
     on_province = "province" in parsed.tiers
     on_commune = "commune" in parsed.tiers
@@ -222,6 +243,7 @@ async def _upsert(
             on_commune=on_commune,
             online=parsed.online,
             processing_days=parsed.processing_days,
+            processing_time_source=parsed.processing_time.source,
         )
         procedure.document = service.content_of(parsed.code, content)
         service.index_fields(procedure, field_row)
@@ -238,9 +260,20 @@ async def _upsert(
         "on_commune": on_commune,
         "online": parsed.online,
         "processing_days": parsed.processing_days,
+        "processing_time_source": parsed.processing_time.source,
         "retired": False,
     }
     document = service.content_of(parsed.code, content)
+    if procedure.processing_time_source == ADMIN:
+        # An admin's correction stands; the source's value is reported for the admin to see.
+        del wanted["processing_days"], wanted["processing_time_source"]
+        document["processing_time_basis"] = procedure.document.get("processing_time_basis")
+        imported = (parsed.processing_days, parsed.processing_time.source)
+        if imported != (procedure.processing_days, ADMIN):
+            report.kept_admin_values[parsed.code] = {
+                "processing_days": procedure.processing_days,
+                "imported": {"days": imported[0], "source": imported[1]},
+            }
     current = {key: getattr(procedure, key) for key in wanted}
     if current == wanted and procedure.document == document:
         return "unchanged"
@@ -267,15 +300,20 @@ async def run_import(
     db = database_for(settings.resolved_database_url())
     install_search_functions(db.engine)
     layout = load_layout(settings)
-    async with db.sessionmaker() as session:
-        if only_if_empty and await session.scalar(select(Procedure.id).limit(1)):
-            return None
-        storage = storage_from_settings(settings.storage_dir, "catalogue", settings)
-        service = CatalogueService(session, settings, storage, layout.commune_tiers)
-        with tqdm(
-            desc="procedures", unit=" rec", disable=not show_progress, mininterval=0.5
-        ) as bar:
-            report = await import_catalogue(
-                session, service, layout, read_records(source), progress=bar.update
-            )
+    try:
+        async with db.sessionmaker() as session:
+            if only_if_empty and await session.scalar(select(Procedure.id).limit(1)):
+                return None
+            storage = storage_from_settings(settings.storage_dir, "catalogue", settings)
+            service = CatalogueService(session, settings, storage, layout.commune_tiers)
+            with tqdm(
+                desc="procedures", unit=" rec", disable=not show_progress, mininterval=0.5
+            ) as bar:
+                report = await import_catalogue(
+                    session, service, layout, read_records(source), progress=bar.update
+                )
+    finally:
+        # The connections belong to this event loop: a later import (another asyncio.run)
+        # opens its own.
+        await db.dispose()
     return report

@@ -66,6 +66,10 @@ class Procedure(Base):
     on_commune: Mapped[bool] = mapped_column(Boolean, default=False)
     online: Mapped[str] = mapped_column(String(10))
     processing_days: Mapped[int | None] = mapped_column(Integer)
+    processing_time_source: Mapped[str] = mapped_column(String(40), default="unknown")
+    """How `processing_days` was obtained: the importer's rule (services/catalogue/parsing.py:
+    stated, inferred_unit_from_channel, inferred_unit_from_text, assumed_working_days,
+    unknown) or "admin" — set by an admin, which a re-import keeps."""
     document: Mapped[dict[str, Any]] = mapped_column(JSON)
     """Everything else the detail page shows: channels, steps, components, schema…"""
     version: Mapped[int] = mapped_column(Integer, default=1)

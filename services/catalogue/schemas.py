@@ -19,6 +19,14 @@ from services.kernel.inputs import bounded_json
 Tier = Literal["province", "department", "district", "commune"]
 ProcedureTier = Literal["province", "commune"]
 Online = Literal["full", "partial"]
+ProcessingTimeSource = Literal[
+    "stated",
+    "inferred_unit_from_channel",
+    "inferred_unit_from_text",
+    "assumed_working_days",
+    "unknown",
+    "admin",
+]
 Name = Annotated[str, StringConstraints(min_length=2, max_length=300)]
 AgencyId = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$")]
 
@@ -93,6 +101,15 @@ class ProcedureSummary(BaseModel):
     field: FieldRef
     online: Online
     processing_days: int | None
+    processing_time_source: ProcessingTimeSource = Field(
+        "stated",
+        description="how processing_days was obtained: as the national catalogue states it; "
+        "its unit inferred from another channel or from the page text, or working days "
+        "assumed (the source lost the unit); unknown (no number); or set by an admin",
+    )
+    processing_time_note: str | None = Field(
+        None, description="what to show instead of a processing time when there is none"
+    )
     version: int
 
 
@@ -111,6 +128,9 @@ class ProcedureDetail(ProcedureSummary):
     declaration_schema: dict[str, Any]
     forms: list[FormOut]
     source_url: str | None = None
+    processing_time_basis: str | None = Field(
+        None, description="for an inferred processing time: where its unit came from"
+    )
     retired: bool = False
 
 

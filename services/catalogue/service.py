@@ -31,6 +31,7 @@ from services.catalogue.search import Query, term_string
 from services.catalogue.settings import CatalogueSettings
 from services.catalogue.text import accented, clean
 from services.kernel.contracts import (
+    PROCESSING_TIME_UNKNOWN,
     AgenciesPublishedV1,
     ProcedurePublishedV1,
     PublishedAgency,
@@ -65,6 +66,10 @@ CONTENT_FIELDS = (
     "present_at_counter",
     "notes",
 )
+
+
+ADMIN = "admin"
+"""`Procedure.processing_time_source` of a processing time an admin set (a re-import keeps it)."""
 
 
 def stable_id(*parts: str, length: int = 16) -> str:
@@ -211,6 +216,10 @@ class CatalogueService:
             "field": {"id": field.id, "name": field.name} if field else None,
             "online": procedure.online,
             "processing_days": procedure.processing_days,
+            "processing_time_source": procedure.processing_time_source,
+            "processing_time_note": (
+                PROCESSING_TIME_UNKNOWN if procedure.processing_days is None else None
+            ),
             "version": procedure.version,
         }
 
@@ -244,6 +253,7 @@ class CatalogueService:
                 for f in forms
             ],
             "source_url": document.get("source_url"),
+            "processing_time_basis": document.get("processing_time_basis"),
             "retired": procedure.retired,
         }
 
@@ -454,6 +464,7 @@ class CatalogueService:
             on_commune="commune" in data.tier,
             online=data.online,
             processing_days=data.processing_days,
+            processing_time_source=ADMIN if data.processing_days is not None else "unknown",
             version=1,
             retired=False,
         )
@@ -497,6 +508,9 @@ class CatalogueService:
             if key in changes:
                 setattr(procedure, key, changes[key])
         content = {k: v for k, v in changes.items() if k in CONTENT_FIELDS}
+        if "processing_days" in changes:  # the admin's value: a re-import keeps it
+            procedure.processing_time_source = ADMIN
+            content["processing_time_basis"] = None
         if "declaration_schema" in content and not content["declaration_schema"]:
             content["declaration_schema"] = declaration_schema(procedure.name, field.name)
         procedure.document = self.content_of(procedure.code, {**procedure.document, **content})
@@ -600,7 +614,7 @@ class CatalogueService:
     def content_of(self, code: str, content: dict[str, Any]) -> dict[str, Any]:
         """The stored document: content fields only, components with stable ids and the ids of
         the forms they name."""
-        keys = (*CONTENT_FIELDS, "source_url", "problems")
+        keys = (*CONTENT_FIELDS, "source_url", "problems", "processing_time_basis")
         document = {k: content.get(k) for k in keys}
         components = [dict(c) for c in (content.get("components") or [])]
         ids = component_ids(code, components)

@@ -1,13 +1,13 @@
-"""Housekeeping of the dossiers database: drafts nobody touched for a long time go, with their
-files; ids of messages handled long ago and spent captcha ids are forgotten. Run by the
-`dossiers.purge_expired` task (the relay sends it every hour) and by `portal purge`."""
+"""Housekeeping of the dossiers database, run by the `dossiers.purge_expired` task (the relay
+sends it every hour) and by `portal purge`: drafts nobody touched for a long time go, with
+their files; ids of messages handled long ago, published outbox rows past the message
+retention and spent captcha ids past their captcha's life are forgotten."""
 
 from __future__ import annotations
 
 import datetime as dt
 import logging
 from collections.abc import Callable
-from dataclasses import dataclass
 
 from sqlalchemy import delete, func, select
 
@@ -21,22 +21,11 @@ from services.dossiers.models import (
 )
 from services.dossiers.settings import DossiersSettings
 from services.kernel.captcha import purge_spent_captchas
-from services.kernel.db import Database, utcnow
-from services.kernel.storage import FileStorage
+from services.kernel.db import Database, database_for, utcnow
+from services.kernel.outbox import forget_processed, purge_published
+from services.kernel.storage import FileStorage, storage_from_settings
 
 log = logging.getLogger("portal.dossiers.maintenance")
-
-DRAFT_RETENTION = dt.timedelta(days=30)
-MESSAGE_RETENTION = dt.timedelta(days=30)
-
-
-@dataclass
-class PurgeReport:
-    drafts: int = 0
-    files: int = 0
-    processed_messages: int = 0
-    published_outbox: int = 0
-    spent_captchas: int = 0
 
 
 async def count_old_drafts(db: Database, older_than: dt.timedelta) -> int:
@@ -54,7 +43,7 @@ async def count_old_drafts(db: Database, older_than: dt.timedelta) -> int:
 async def purge_old_drafts(
     db: Database,
     storage: FileStorage,
-    older_than: dt.timedelta = DRAFT_RETENTION,
+    older_than: dt.timedelta,
     *,
     batch_size: int = 100,
     progress: Callable[[int], object] | None = None,
@@ -97,46 +86,32 @@ async def purge_old_drafts(
     return drafts, files
 
 
-async def purge_messages(
-    db: Database, settings: DossiersSettings, older_than: dt.timedelta = MESSAGE_RETENTION
-) -> tuple[int, int, int]:
-    """Forget handled message ids and published outbox rows older than `older_than`, and spent
-    captcha ids past their captcha's life; returns (processed, outbox, captchas)."""
-    cutoff = utcnow() - older_than
-    async with db.sessionmaker() as session:
-        processed = await session.execute(
-            delete(ProcessedMessage).where(ProcessedMessage.processed_at < cutoff)
-        )
-        outbox = await session.execute(
-            delete(OutboxMessage).where(
-                OutboxMessage.published_at.is_not(None), OutboxMessage.published_at < cutoff
-            )
-        )
-        captchas = await purge_spent_captchas(session, SpentCaptcha, settings.captcha_ttl)
-        await session.commit()
-    return (
-        int(getattr(processed, "rowcount", 0) or 0),
-        int(getattr(outbox, "rowcount", 0) or 0),
-        captchas,
-    )
-
-
 async def purge(
-    db: Database,
-    storage: FileStorage,
     settings: DossiersSettings,
     *,
-    drafts_older_than: dt.timedelta = DRAFT_RETENTION,
-    messages_older_than: dt.timedelta = MESSAGE_RETENTION,
+    messages_older_than: dt.timedelta | None = None,
+    drafts_older_than: dt.timedelta | None = None,
     progress: Callable[[int], object] | None = None,
-) -> PurgeReport:
-    report = PurgeReport()
-    report.drafts, report.files = await purge_old_drafts(
-        db, storage, drafts_older_than, progress=progress
+) -> dict[str, int]:
+    """What was removed, by kind (idempotent)."""
+    db = database_for(settings.resolved_database_url())
+    storage = storage_from_settings(settings.storage_dir, "dossiers", settings)
+    retention = settings.message_retention if messages_older_than is None else messages_older_than
+    drafts, files = await purge_old_drafts(
+        db,
+        storage,
+        dt.timedelta(days=settings.draft_retention_days)
+        if drafts_older_than is None
+        else drafts_older_than,
+        progress=progress,
     )
-    (
-        report.processed_messages,
-        report.published_outbox,
-        report.spent_captchas,
-    ) = await purge_messages(db, settings, messages_older_than)
-    return report
+    async with db.sessionmaker() as session:
+        captchas = await purge_spent_captchas(session, SpentCaptcha, settings.captcha_ttl)
+        await session.commit()
+    return {
+        "drafts": drafts,
+        "files": files,
+        "processed_messages": await forget_processed(db, ProcessedMessage, retention),
+        "published_outbox": await purge_published(db, OutboxMessage, retention),
+        "spent_captchas": captchas,
+    }

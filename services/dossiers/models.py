@@ -30,6 +30,9 @@ class ProcedureCopy(Base):
     agency_id: Mapped[str | None] = mapped_column(String(64))
     retired: Mapped[bool] = mapped_column(Boolean, default=False)
     is_latest: Mapped[bool] = mapped_column(Boolean, default=True, index=True)
+    processing_days: Mapped[int | None] = mapped_column(Integer)
+    processing_time_source: Mapped[str | None] = mapped_column(String(40))
+    """Both also in the snapshot; columns for the dossier lists, which read no JSON."""
     snapshot: Mapped[dict[str, Any]] = mapped_column(JSON)
     received_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow)
 

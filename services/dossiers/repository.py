@@ -27,6 +27,8 @@ SUMMARY_COLUMNS = (
     Dossier.procedure_version,
     ProcedureCopy.code.label("procedure_code"),
     ProcedureCopy.name.label("procedure_name"),
+    ProcedureCopy.processing_days,
+    ProcedureCopy.processing_time_source,
     Dossier.agency_id,
     Dossier.agency_name,
     Dossier.applicant_name,

@@ -119,6 +119,10 @@ class ProcedureRef(BaseModel):
     code: str
     name: str
     version: int
+    processing_days: int | None = None
+    processing_time_source: str | None = Field(
+        None, description="how the catalogue obtained processing_days (see the catalogue API)"
+    )
 
 
 class AgencyRef(BaseModel):
@@ -139,6 +143,9 @@ class DossierOut(BaseModel):
     submitted_at: dt.datetime | None
     received_at: dt.datetime | None
     due_at: dt.datetime | None
+    deadline_note: str | None = Field(
+        None, description="shown instead of a due date: the procedure has no processing time"
+    )
     overdue: bool
     supplement_request: str | None
     rejection_reason: str | None
@@ -162,6 +169,9 @@ class DossierSummary(BaseModel):
     applicant_name: str | None
     submitted_at: dt.datetime | None
     due_at: dt.datetime | None
+    deadline_note: str | None = Field(
+        None, description="shown instead of a due date: the procedure has no processing time"
+    )
     overdue: bool
     updated_at: dt.datetime
 
@@ -192,6 +202,9 @@ class TrackOut(BaseModel):
     agency: AgencyRef
     submitted_at: dt.datetime | None
     due_at: dt.datetime | None
+    deadline_note: str | None = Field(
+        None, description="shown instead of a due date: the procedure has no processing time"
+    )
     supplement_request: str | None
     rejection_reason: str | None
     results: list[FileOut]

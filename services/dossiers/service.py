@@ -36,7 +36,12 @@ from services.dossiers.repository import DossiersRepository
 from services.dossiers.schemas import STATUS_LABELS
 from services.dossiers.settings import DossiersSettings
 from services.kernel.auth import Principal
-from services.kernel.contracts import AgenciesPublishedV1, ProcedurePublishedV1, SendEmailV1
+from services.kernel.contracts import (
+    PROCESSING_TIME_UNKNOWN,
+    AgenciesPublishedV1,
+    ProcedurePublishedV1,
+    SendEmailV1,
+)
 from services.kernel.db import new_id, utcnow
 from services.kernel.errors import ProblemError, Text
 from services.kernel.inputs import readable
@@ -109,6 +114,8 @@ class SummaryValues:
     procedure_version: int
     procedure_code: str | None
     procedure_name: str | None
+    processing_days: int | None
+    processing_time_source: str | None
     agency_id: str
     agency_name: str | None
     applicant_name: str | None
@@ -607,6 +614,7 @@ class DossierService:
         }
         if dossier.status == "processing":
             context["due_at"] = local_time(dossier.due_at) if dossier.due_at else None
+            context["deadline_note"] = deadline_note(dossier.procedure.get("processing_days"))
         elif dossier.status == "supplement_requested":
             context["content"] = dossier.supplement_request
         elif dossier.status == "rejected":
@@ -675,6 +683,8 @@ class DossierService:
                 procedure_version=dossier.procedure_version,
                 procedure_code=snapshot.get("code"),
                 procedure_name=snapshot.get("name"),
+                processing_days=snapshot.get("processing_days"),
+                processing_time_source=snapshot.get("processing_time_source"),
                 agency_id=dossier.agency_id,
                 agency_name=dossier.agency_name,
                 applicant_name=dossier.applicant.get("full_name"),
@@ -698,11 +708,14 @@ class DossierService:
                 "code": readable(row.procedure_code),
                 "name": readable(row.procedure_name),
                 "version": row.procedure_version,
+                "processing_days": row.processing_days,
+                "processing_time_source": row.processing_time_source,
             },
             "agency": {"id": row.agency_id, "name": readable(row.agency_name)},
             "applicant_name": readable(row.applicant_name),
             "submitted_at": row.submitted_at,
             "due_at": row.due_at,
+            "deadline_note": deadline_note(row.processing_days),
             "overdue": (
                 row.status in ("submitted", "processing")
                 and row.due_at is not None
@@ -786,6 +799,7 @@ class DossierService:
             **{k: summary[k] for k in ("code", "status", "status_label", "procedure", "agency")},
             "submitted_at": dossier.submitted_at,
             "due_at": dossier.due_at,
+            "deadline_note": summary["deadline_note"],
             "supplement_request": dossier.supplement_request,
             "rejection_reason": dossier.rejection_reason,
             "results": [_file_out(f) for f in await self.repo.files(dossier.id, "result")],
@@ -863,6 +877,11 @@ def safe_display_name(filename: str, extension: str) -> str:
     return f"{stem or 'tep'}.{extension}"
 
 
+def deadline_note(processing_days: int | None) -> str | None:
+    """What to read instead of a due date when the procedure has no processing time."""
+    return PROCESSING_TIME_UNKNOWN if processing_days is None else None
+
+
 # -- the copy of the catalogue ------------------------------------------------------------------
 
 
@@ -897,6 +916,8 @@ async def record_published_procedure(session: AsyncSession, message: ProcedurePu
             agency_id=published.agency_id,
             retired=published.retired,
             is_latest=is_latest,
+            processing_days=published.processing_days,
+            processing_time_source=published.processing_time_source,
             snapshot=published.model_dump(mode="json"),
         )
     )

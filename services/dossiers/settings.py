@@ -17,6 +17,8 @@ class DossiersSettings(ServiceSettings):
     max_result_files: int = 10
     captcha_ttl: int = 10 * 60
     """As long as the accounts service lets a captcha live."""
+    draft_retention_days: float = 30
+    """Drafts nobody changed for this long are purged with their files (hourly)."""
 
     @property
     def storage_dir(self) -> Path:

@@ -7,11 +7,11 @@ from typing import Any
 
 from celery import Task
 
+from services.dossiers import maintenance
 from services.dossiers.service import record_published_agencies, record_published_procedure
 from services.dossiers.settings import get_settings
 from services.kernel.contracts import AgenciesPublishedV1, ProcedurePublishedV1
-from services.kernel.db import database_for
-from services.kernel.messaging import consume, in_session, make_celery, run_async
+from services.kernel.messaging import consume, in_session, make_celery, purge_age, run_async
 
 log = logging.getLogger("portal.dossiers.tasks")
 settings = get_settings()
@@ -40,28 +40,18 @@ def agencies_published(self: Task, payload: dict[str, Any]) -> bool:
     return consume(self, AgenciesPublishedV1, payload, keep)
 
 
-async def purge_dossiers(drafts_older_than_days: float, messages_older_than_days: float) -> str:
-    import datetime as dt
-
-    from services.dossiers.maintenance import purge
-    from services.kernel.storage import storage_from_settings
-
-    db = database_for(settings.resolved_database_url())
-    storage = storage_from_settings(settings.storage_dir, "dossiers", settings)
-    report = await purge(
-        db,
-        storage,
-        settings,
-        drafts_older_than=dt.timedelta(days=drafts_older_than_days),
-        messages_older_than=dt.timedelta(days=messages_older_than_days),
-    )
-    return str(report)
-
-
 @celery.task(name="dossiers.purge_expired")
-def purge_expired(drafts_older_than_days: float = 30, messages_older_than_days: float = 30) -> str:
-    """Delete old drafts with their files, old handled-message ids and spent captcha ids
-    (idempotent; the relay sends it every hour)."""
-    report = run_async(purge_dossiers(drafts_older_than_days, messages_older_than_days))
-    log.info("purged: %s", report)
-    return report
+def purge_expired(
+    drafts_older_than_days: float | None = None, messages_older_than_days: float | None = None
+) -> dict[str, int]:
+    """Delete old drafts with their files, old handled-message ids, published outbox rows past
+    the retention and spent captcha ids (idempotent; sent every hour)."""
+    purged = run_async(
+        maintenance.purge(
+            settings,
+            drafts_older_than=purge_age(drafts_older_than_days),
+            messages_older_than=purge_age(messages_older_than_days),
+        )
+    )
+    log.info("purged: %s", purged)
+    return purged

@@ -93,9 +93,20 @@ class PublishedProcedure(BaseModel):
     field_name: str
     online: Literal["full", "partial"]
     processing_days: int | None
+    processing_time_source: str | None = None
+    """How the catalogue obtained `processing_days` ("stated", "assumed_working_days",
+    "unknown", "admin"…, services/catalogue/parsing.py); None in messages published before it
+    was added. With no processing days, a dossier has no due date: say so
+    (`PROCESSING_TIME_UNKNOWN`)."""
     components: list[PublishedComponent]
     declaration_schema: dict[str, Any]
     retired: bool = False
+
+
+PROCESSING_TIME_UNKNOWN = (
+    "Thời hạn giải quyết: chưa được công bố; vui lòng liên hệ cơ quan thực hiện"
+)
+"""What officers and filers read where a procedure has no processing time (no due date)."""
 
 
 class ProcedurePublishedV1(Contract):

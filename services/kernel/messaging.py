@@ -7,18 +7,22 @@ are counted and timed by name and outcome (services/kernel/metrics.py); a worker
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 import logging
 import os
 import random
 import socket
 import threading
+import time
 import zlib
-from collections.abc import Callable, Coroutine
+from collections.abc import Callable, Collection, Coroutine
 from typing import Any, TypeVar
 
 from celery import Celery, Task
 from celery.exceptions import Reject
 from celery.signals import worker_init, worker_ready, worker_shutdown
+from celery_batches import Batches, SimpleRequest
+from celery_batches.trace import apply_batches_task
 from pydantic import ValidationError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -33,7 +37,16 @@ T = TypeVar("T")
 log = logging.getLogger("portal.messaging")
 
 
-def make_celery(service: str, settings: ServiceSettings) -> Celery:
+def make_celery(
+    service: str,
+    settings: ServiceSettings,
+    *,
+    time_limit: int | None = None,
+    transport_options: dict[str, Any] | None = None,
+) -> Celery:
+    """The service's Celery app. `time_limit` (default: half the visibility timeout, at least
+    60 s) and `transport_options` (merged over the defaults) let a service with short tasks
+    take its messages back from a dead worker sooner (the notifier)."""
     app = Celery(f"portal-{service}", broker=settings.redis_url, set_as_current=False)
     app.conf.update(
         task_serializer="json",
@@ -43,7 +56,7 @@ def make_celery(service: str, settings: ServiceSettings) -> Celery:
         task_ignore_result=True,
         task_routes=ROUTES,
         task_default_queue=service,
-        task_time_limit=max(60, settings.celery_visibility_timeout // 2),
+        task_time_limit=time_limit or max(60, settings.celery_visibility_timeout // 2),
         worker_prefetch_multiplier=settings.celery_prefetch_multiplier,
         worker_hijack_root_logger=False,
         worker_send_task_events=False,
@@ -55,6 +68,7 @@ def make_celery(service: str, settings: ServiceSettings) -> Celery:
             "socket_timeout": 5,
             "socket_connect_timeout": 3,
             "retry_on_timeout": True,
+            **(transport_options or {}),
         },
         # A task running when the broker connection drops finishes rather than being killed:
         # killed between the SMTP server's "250" and the notifier's commit, an e-mail would
@@ -131,6 +145,55 @@ def consume(
         retry_transient(task, exc)
 
 
+class HandedBackBatches(Batches):
+    """A celery-batches task whose batch goes back to the queue when its pool process dies (an
+    out-of-memory kill, the hard time limit): celery-batches acknowledges a batch when it
+    returns and does nothing when it is lost, so its messages stayed unacknowledged — held
+    from the queue until the visibility timeout, and counted against the worker's prefetch
+    for good. Each request also carries `flushed_at`, when the batch was handed to the pool
+    (time.time()), so the batch can keep to a budget counted from then (`consume_batch`)."""
+
+    abstract = True
+
+    def flush(self, requests: Collection[Any]) -> Any:
+        requests = list(requests)
+        flushed_at = time.time()
+        simple = []
+        for request in requests:
+            copy = SimpleRequest.from_request(request)
+            copy.flushed_at = flushed_at  # type: ignore[attr-defined]
+            simple.append(copy)
+        early = [r for r in requests if not r.task.acks_late]
+        late = [r for r in requests if r.task.acks_late]
+
+        def on_accepted(pid: int, time_accepted: float) -> None:
+            for request in early:
+                request.acknowledge()
+
+        def on_return(result: Any) -> None:
+            for request in late:
+                request.acknowledge()
+
+        def on_lost(error: Any) -> None:
+            reason = getattr(error, "exception", error)
+            log.error(
+                "%s: a batch was lost (%r); %d message(s) back to the queue",
+                self.name,
+                reason,
+                len(late),
+            )
+            for request in late:
+                request.reject(requeue=True)
+
+        return self._pool.apply_async(
+            apply_batches_task,
+            (self, (simple,), 0, None),
+            accept_callback=on_accepted,
+            callback=on_return,
+            error_callback=on_lost,
+        )
+
+
 def consume_batch(
     task: Task,
     contract: type[C],
@@ -139,6 +202,7 @@ def consume_batch(
     *,
     lanes: int,
     lane_key: Callable[[C], str] | None = None,
+    budget: float | None = None,
 ) -> None:
     """`consume` for a batch of messages (a `celery_batches.Batches` task). Each message is
     handled as `consume` handles one — in its own transaction, committed before the lane takes
@@ -147,7 +211,11 @@ def consume_batch(
     same `lane_key` (the same recipient) go down one lane, in the order they came. The batch is
     acknowledged when this returns, so nothing may be left unsettled: a message that met a
     passing fault is published again after a backoff, as a retry would; one that does not fit
-    its contract is dropped with the same log line as `consume`'s."""
+    its contract is dropped with the same log line as `consume`'s. With a `budget`, no message
+    starts later than `budget` seconds after the batch was handed to the pool
+    (`HandedBackBatches`), waiting for a free pool process included: the rest are published
+    again unstarted, so a slow SMTP server cannot make a live worker hold a message for longer
+    than the visibility timeout."""
     count = max(1, lanes)
     queues: list[list[tuple[C, dict[str, Any]]]] = [[] for _ in range(count)]
     for position, request in enumerate(requests):
@@ -163,9 +231,17 @@ def consume_batch(
             number = zlib.crc32(lane_key(message).encode()) % count
         queues[number].append((message, payload))
     failures: list[tuple[dict[str, Any], Exception]] = []
+    unstarted: list[dict[str, Any]] = []
+    deadline = None
+    if budget is not None:
+        handed = [getattr(r, "flushed_at", None) for r in requests]
+        deadline = min((t for t in handed if t is not None), default=time.time()) + budget
 
     async def lane(number: int) -> None:
         for message, payload in queues[number]:
+            if deadline is not None and time.time() >= deadline:
+                unstarted.append(payload)
+                continue
             try:
                 await handle(message, number)
             except Exception as exc:
@@ -175,12 +251,26 @@ def consume_batch(
         await asyncio.gather(*(lane(n) for n in range(count)))
 
     run_async(all_lanes())
+    if unstarted:
+        log.warning(
+            "%s: %d message(s) not started within %.0f s; back to the queue",
+            contract.TASK,
+            len(unstarted),
+            budget,
+        )
+    for payload in unstarted:
+        task.apply_async(kwargs={"payload": payload})
     for payload, exc in failures:
         if not is_transient(exc):
             log.error("%s message failed: %r", contract.TASK, exc, exc_info=exc)
             continue
         log.warning("%s message met %r; published again", contract.TASK, exc)
         task.apply_async(kwargs={"payload": payload}, countdown=random.uniform(1.0, 5.0))
+
+
+def purge_age(days: float | None) -> dt.timedelta | None:
+    """A purge task's age argument in days (None: the service's configured retention)."""
+    return None if days is None else dt.timedelta(days=days)
 
 
 async def in_session(url: str, work: Callable[[AsyncSession], Coroutine[Any, Any, T]]) -> T:

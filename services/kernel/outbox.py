@@ -16,11 +16,12 @@ import asyncio
 import contextlib
 import datetime as dt
 import logging
+import time
 from typing import Any
 
 import redis
 from celery import Celery
-from sqlalchemy import JSON, Integer, String, Text, select, update
+from sqlalchemy import JSON, ColumnElement, Integer, String, Text, delete, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -83,6 +84,61 @@ async def claim_message(
     session.add(processed(message_id=message_id, task_name=task_name))
     await session.flush()
     return True
+
+
+# -- housekeeping ------------------------------------------------------------------------------
+# Every service purges the messages it owns on the same schedule (each its `<service>.
+# purge_expired` task, sent hourly by the relay; `portal purge` calls the same functions).
+
+MESSAGE_RETENTION = dt.timedelta(days=30)
+"""How long published outbox rows and handled-message ids are kept by default: far longer than
+the relay's replay window (24 h) and any redelivery, so forgetting them cannot let a message be
+handled twice; short enough that the tables do not grow forever."""
+
+
+async def delete_in_chunks(
+    db: Database,
+    model: type[Any],
+    *conditions: ColumnElement[bool],
+    chunk: int = 2000,
+    budget: float = 20.0,
+) -> int:
+    """Delete the rows of `model` matching `conditions`, `chunk` rows a transaction, until none
+    is left or `budget` seconds are spent (the next run goes on): a first purge of a large
+    backlog neither holds one long transaction nor outlives a worker's time limit."""
+    (key,) = model.__mapper__.primary_key
+    deadline = time.monotonic() + budget
+    removed = 0
+    while True:
+        async with db.sessionmaker() as session:
+            doomed = select(key).where(*conditions).limit(chunk)
+            result = await session.execute(delete(model).where(key.in_(doomed)))
+            await session.commit()
+        count = int(getattr(result, "rowcount", 0) or 0)
+        removed += count
+        if count < chunk or time.monotonic() >= deadline:
+            return removed
+
+
+async def purge_published(
+    db: Database, outbox: type[OutboxMixin], older_than: dt.timedelta = MESSAGE_RETENTION
+) -> int:
+    """Delete outbox rows published more than `older_than` ago. A row not published — pending,
+    scheduled for a retry, failing to publish — is never deleted, however old."""
+    cutoff = utcnow() - older_than
+    return await delete_in_chunks(
+        db, outbox, outbox.published_at.is_not(None), outbox.published_at < cutoff
+    )
+
+
+async def forget_processed(
+    db: Database,
+    processed: type[ProcessedMessageMixin],
+    older_than: dt.timedelta = MESSAGE_RETENTION,
+) -> int:
+    """Forget the ids of messages handled more than `older_than` ago."""
+    cutoff = utcnow() - older_than
+    return await delete_in_chunks(db, processed, processed.processed_at < cutoff)
 
 
 class Relay:

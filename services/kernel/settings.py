@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from pathlib import Path
 from typing import Literal
 
@@ -53,6 +54,11 @@ class ServiceSettings(BaseSettings):
     )
     """When Redis lost its data, the relay publishes again what it published this long ago or
     less (services/kernel/outbox.py); longer than any message can wait in a queue."""
+    message_retention_days: float = Field(
+        30, gt=0, validation_alias=_env("PORTAL_MESSAGE_RETENTION_DAYS")
+    )
+    """How long each service keeps the messages it owns once they are done with: published
+    outbox rows, handled-message ids, sent e-mail records (services/kernel/outbox.py)."""
     storage_backend: Literal["local", "s3"] = Field(
         "local", validation_alias=_env("PORTAL_STORAGE")
     )
@@ -84,6 +90,10 @@ class ServiceSettings(BaseSettings):
     @property
     def production(self) -> bool:
         return self.portal_env == "production"
+
+    @property
+    def message_retention(self) -> dt.timedelta:
+        return dt.timedelta(days=self.message_retention_days)
 
     @property
     def keys_dir(self) -> Path:

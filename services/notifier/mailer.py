@@ -3,6 +3,7 @@ per worker process and reused across messages)."""
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from dataclasses import dataclass
 from email.header import Header
@@ -137,3 +138,6 @@ class Mailer:
             except (aiosmtplib.SMTPException, OSError) as exc:
                 self._drop()
                 raise _classify(exc) from exc
+            except asyncio.CancelledError:  # the attempt's timeout, mid-conversation
+                self._drop()
+                raise

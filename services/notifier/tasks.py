@@ -5,7 +5,14 @@ at once, or what arrived within `batch_wait` seconds, and sends them on `lanes` 
 connections at a time, one recipient's e-mails down one lane in order (a filer reads "being
 processed" before "supplement requested"). Each message is still settled on its own — its
 delivery row locked, sent, recorded and committed — before its lane takes the next: a worker
-killed mid-batch sends again at most the message each lane had in hand."""
+killed mid-batch sends again at most the message each lane had in hand.
+
+How long a killed worker can hold e-mails is bounded (services/notifier/settings.py): the
+notifier's app has its own visibility timeout (90 s), sweeps for abandoned messages every 5 s,
+and keeps them in its own unacked keys in Redis (one visibility timeout per set of keys: the
+other services' longer timeout does not apply to e-mails, and the notifier's short one never
+reclaims another service's long-running task). A live worker never holds an e-mail that long:
+each batch keeps to a budget, each attempt to a timeout, under a hard time limit."""
 
 from __future__ import annotations
 
@@ -15,12 +22,19 @@ import os
 import time
 from typing import Any
 
-from celery_batches import Batches
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.kernel.contracts import SendEmailV1
-from services.kernel.messaging import consume_batch, in_session, make_celery
+from services.kernel.messaging import (
+    HandedBackBatches,
+    consume_batch,
+    in_session,
+    make_celery,
+    purge_age,
+    run_async,
+)
 from services.kernel.transient import is_transient
+from services.notifier import maintenance
 from services.notifier.mailer import Mailer
 from services.notifier.models import SENT
 from services.notifier.repository import NotifierRepository
@@ -29,7 +43,24 @@ from services.notifier.settings import get_settings
 
 log = logging.getLogger("portal.notifier.tasks")
 settings = get_settings()
-celery = make_celery("notifier", settings)
+UNACKED_KEYS = {
+    "unacked_key": "unacked:notifier",
+    "unacked_index_key": "unacked_index:notifier",
+    "unacked_mutex_key": "unacked_mutex:notifier",
+}
+"""Where Redis keeps the e-mails workers fetched and have not acknowledged (kombu's default
+keys are shared by every service's app, and each sweep applies its own app's timeout)."""
+celery = make_celery(
+    "notifier",
+    settings,
+    time_limit=settings.time_limit,
+    transport_options={
+        **UNACKED_KEYS,
+        "unacked_restore_interval": settings.restore_interval,
+        "unacked_restore_throttle": 1,  # every call sweeps (kombu's default: every 10th)
+        "unacked_mutex_expire": 3 * settings.restore_interval,  # a worker killed mid-sweep
+    },
+)
 _mailers: dict[tuple[int, int], Mailer] = {}
 
 
@@ -48,7 +79,8 @@ async def deliver(message: SendEmailV1, lane: int = 0) -> str:
         return await service.deliver(message)
 
     try:
-        return await in_session(url, attempt)
+        async with asyncio.timeout(settings.message_timeout):
+            return await in_session(url, attempt)
     except Exception as exc:
         if service is None or not service.sent or not is_transient(exc):
             raise
@@ -79,12 +111,12 @@ async def record_sent_when_back(url: str, message: SendEmailV1, fault: Exception
 
 @celery.task(
     name=SendEmailV1.TASK,
-    base=Batches,
+    base=HandedBackBatches,
     bind=True,
     flush_every=settings.batch_size,
     flush_interval=settings.batch_wait,
 )
-def send_email(self: Batches, requests: list[Any]) -> None:
+def send_email(self: HandedBackBatches, requests: list[Any]) -> None:
     consume_batch(
         self,
         SendEmailV1,
@@ -92,4 +124,16 @@ def send_email(self: Batches, requests: list[Any]) -> None:
         deliver,
         lanes=settings.lanes,
         lane_key=lambda message: str(message.to).lower(),
+        budget=settings.batch_budget,
     )
+
+
+@celery.task(name="notifier.purge_expired")
+def purge_expired(messages_older_than_days: float | None = None) -> dict[str, int]:
+    """Delete published outbox rows and records of sent e-mails past the retention
+    (idempotent; sent every hour)."""
+    purged = run_async(
+        maintenance.purge(settings, messages_older_than=purge_age(messages_older_than_days))
+    )
+    log.info("purged: %s", purged)
+    return purged
