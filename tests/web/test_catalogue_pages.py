@@ -19,6 +19,7 @@ from tests.web.browser import DESKTOP, PHONE
 from tests.web.conftest import Browsing
 
 FORM_NAME = "Tờ khai đăng ký khai sinh (mẫu thử của trang web)"
+NO_PROCESSING_TIME = "1.001303"  # the national catalogue states no time for it
 FORM_FILE = "To khai dang ky khai sinh.docx"
 JS = pytest.mark.parametrize("js", [True, False], ids=["js", "no-js"])
 
@@ -67,9 +68,9 @@ def test_search_without_accents_then_the_procedure_and_its_form(
     assert "Hộ tịch" in facts and "Cấp xã/phường" in facts and BIRTH_REGISTRATION in facts
     ways = page.locator("section[aria-labelledby='cach-thuc']").inner_text()
     assert "Nộp trực tuyến" in ways and "Miễn phí" in ways
-    # the catalogue gives this procedure's times without a unit, and no processing time
+    # the catalogue gives this procedure's times without a unit: said, not hidden
     assert "danh mục không ghi đơn vị thời gian" in ways
-    assert "không ghi rõ thời hạn giải quyết" in facts
+    assert "1 ngày làm việc (danh mục thủ tục không ghi rõ đơn vị thời gian" in facts
     for heading in ("Trình tự thực hiện", "Thành phần hồ sơ", "Căn cứ pháp lý", "Kết quả"):
         assert page.get_by_role("heading", name=heading, level=2).is_visible(), heading
     assert "123/2015/NĐ-CP" in page.locator("section[aria-labelledby='can-cu']").inner_text()
@@ -150,3 +151,11 @@ def test_browse_by_field_without_choosing_an_agency(browsing: Browsing, js: bool
     browsing.look(page)
     assert page.get_by_role("heading", level=1).inner_text() == name
     assert "Hộ tịch" in page.locator("#thong-tin-chung ~ dl").inner_text()
+
+
+def test_a_procedure_without_a_processing_time_says_so(browsing: Browsing) -> None:
+    page = browsing.open(viewport=PHONE)
+    browsing.goto(page, f"/thu-tuc/{NO_PROCESSING_TIME}")
+    facts = page.locator("#thong-tin-chung ~ dl").inner_text()
+    assert "Thời hạn giải quyết: chưa được công bố" in facts  # the catalogue's own words
+    assert "ngày làm việc" not in facts.split("Thời hạn giải quyết\n", 1)[1].split("\n", 1)[0]

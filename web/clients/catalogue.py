@@ -76,7 +76,16 @@ class ProcedureSummary(ApiModel):
     field: FieldRef
     online: Literal["full", "partial"]
     processing_days: int | None = None
+    processing_time_source: str = "stated"
+    """stated, admin, inferred_unit_from_channel, inferred_unit_from_text,
+    assumed_working_days or unknown: how the catalogue got `processing_days`."""
+    processing_time_note: str | None = None
+    """The API's words for a procedure without a processing time."""
     version: int
+
+    @property
+    def processing_time_inferred(self) -> bool:
+        return self.processing_time_source not in ("stated", "admin", "unknown")
 
 
 class ProcedureDetail(ProcedureSummary):
