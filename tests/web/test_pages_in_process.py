@@ -89,3 +89,26 @@ def test_an_api_that_cannot_be_reached_is_the_503_page() -> None:
 )
 def test_after_sign_in_only_a_path_of_this_site(target: str | None, expected: str) -> None:
     assert _next(target) == expected
+
+
+@pytest.mark.parametrize(
+    ("page", "reaching"),
+    [
+        ("/thu-tuc/%2E%2E", "/api/v1/catalogue/procedures/%2E%2E"),
+        ("/thu-tuc/a%3Fb%23c", "/api/v1/catalogue/procedures/a%3Fb%23c"),
+        ("/co-quan/%2E", "/api/v1/catalogue/agencies/%2E"),
+        ("/thu-tuc/1.001193/mau/%2E%2E", "/api/v1/catalogue/procedures/1.001193/forms/%2E%2E"),
+    ],
+)
+def test_an_id_in_a_page_address_reaches_only_its_own_api_route(page: str, reaching: str) -> None:
+    """`..`, `/` or `?` in an id would otherwise take the page's API call elsewhere (httpx
+    resolves dot segments): the listing of every procedure, another agency."""
+    asked: list[str] = []
+
+    def api(request: httpx.Request) -> httpx.Response:
+        asked.append(request.url.raw_path.decode().split("?")[0])
+        return httpx.Response(404, json={"type": "x/not-found", "status": 404, "detail": "Không."})
+
+    with client(api) as http:
+        assert http.get(page).status_code == 404
+    assert asked and asked[0] == reaching, asked

@@ -8,6 +8,7 @@ import json
 from contextvars import ContextVar
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
+from urllib.parse import quote
 
 import httpx
 from pydantic import BaseModel, ConfigDict
@@ -92,6 +93,14 @@ class ApiUnavailable(Exception):
         super().__init__(f"{api} API unavailable: {reason}")
         self.api = api
         self.reason = reason
+
+
+def path_segment(value: str) -> str:
+    """One path segment, escaped: an id from a page's URL can never reach another route of
+    the API — `/`, `?`, `#` escaped, and a `.` or `..` segment too (httpx would resolve it)."""
+    if value in (".", ".."):
+        return value.replace(".", "%2E")
+    return quote(value, safe="")
 
 
 UNAVAILABLE_STATUSES = frozenset({502, 503, 504})

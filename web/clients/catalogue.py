@@ -6,7 +6,7 @@ from typing import Any, Literal
 
 import httpx
 
-from web.clients.base import ApiClient, ApiModel
+from web.clients.base import ApiClient, ApiModel, path_segment
 
 Tier = Literal["province", "department", "district", "commune"]
 
@@ -127,7 +127,7 @@ class CatalogueClient(ApiClient):
         return await self.get_all("/agencies", Agency, tier=tier, parent_id=parent_id)
 
     async def agency(self, agency_id: str) -> AgencyDetail:
-        return await self.get_model(f"/agencies/{_segment(agency_id)}", AgencyDetail)
+        return await self.get_model(f"/agencies/{path_segment(agency_id)}", AgencyDetail)
 
     async def fields(self, tier: Tier | None = None) -> list[Field]:
         return await self.get_all("/fields", Field, tier=tier)
@@ -156,15 +156,10 @@ class CatalogueClient(ApiClient):
         )
 
     async def procedure(self, id_or_code: str) -> ProcedureDetail:
-        return await self.get_model(f"/procedures/{_segment(id_or_code)}", ProcedureDetail)
+        return await self.get_model(f"/procedures/{path_segment(id_or_code)}", ProcedureDetail)
 
     async def form_file(self, id_or_code: str, form_id: str) -> httpx.Response:
         """The template file, streamed: the caller passes it on and closes it."""
-        return await self.stream(f"/procedures/{_segment(id_or_code)}/forms/{_segment(form_id)}")
-
-
-def _segment(value: str) -> str:
-    """One path segment, escaped: a code from a page's URL can never reach another route."""
-    from urllib.parse import quote
-
-    return quote(value, safe="")
+        return await self.stream(
+            f"/procedures/{path_segment(id_or_code)}/forms/{path_segment(form_id)}"
+        )
