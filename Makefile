@@ -52,6 +52,7 @@ bench-catalogue: install services ## catalogue search/detail vs a trivial endpoi
 bench: install services ## the benchmarks of issues 5 and 12: catalogue, dossiers, e-mail delivery, notifier, memory, the pages (15–25 min on 2 cores)
 	DATABASE_URL=$${DATABASE_URL:-$(TEST_DATABASE_URL)} $(UV) run --frozen python -m bench.catalogue
 	DATABASE_URL=$${DATABASE_URL:-$(TEST_DATABASE_URL)} $(UV) run --frozen python -m bench.portal
+	cd bench/lighthouse && npm ci --no-audit --no-fund --loglevel=error
 	DATABASE_URL=$${DATABASE_URL:-$(TEST_DATABASE_URL)} $(UV) run --frozen python -m bench.web
 
 faults: install services ## fault suite: kills, Redis/SMTP/PostgreSQL outages, poison message under load (~8 min; FULL=1: the issue's durations, ~12 min)

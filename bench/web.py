@@ -4,6 +4,11 @@ steady rate, beside the same API calls made straight to the APIs at the same rat
 
     make bench      # every part; or: uv run python -m bench.web [--rate 20 --seconds 10]
 
+and Lighthouse (npm `lighthouse`, pinned in bench/lighthouse/, `make bench` installs it; Debian's
+chromium through CHROME_PATH) on the home, search results, procedure and registration pages,
+mobile: performance and accessibility scores (targets 95 and 100). The filing pages come with
+their slice.
+
 Everything on 127.0.0.1: the whole portal (`portal run`, fresh PostgreSQL databases, a private
 Redis, an SMTP sink in this process) and `portal serve web` in its own process pointed at the
 portal's APIs. Prints a table and writes bench/results/web.json.
@@ -63,6 +68,49 @@ PAGES: dict[str, tuple[str, list[str]]] = {
     "profile (signed in)": ("/ho-so-ca-nhan", ["/accounts/me"]),
 }
 SERVER_TIMING = re.compile(r"web;dur=([\d.]+)")
+LIGHTHOUSE = ROOT / "bench" / "lighthouse" / "node_modules" / ".bin" / "lighthouse"
+LIGHTHOUSE_PAGES = {
+    "home": "/",
+    "search results": "/thu-tuc?q=dang+ky+khai+sinh",
+    "procedure": f"/thu-tuc/{BIRTH}",
+    "registration form": "/dang-ky",
+}
+CHROMIUM_FLAGS = (
+    "--headless --no-sandbox --disable-gpu --disable-quic --no-first-run "
+    "--disable-background-networking --disable-component-update --disable-sync"
+)
+
+
+def lighthouse(web: str, work: Path) -> dict[str, dict[str, Any]]:
+    """Mobile Lighthouse runs of the main pages: category scores (0-100) and the paint times."""
+    results: dict[str, dict[str, Any]] = {}
+    for name, path in LIGHTHOUSE_PAGES.items():
+        out = work / f"lighthouse-{len(results)}.json"
+        subprocess.run(
+            [
+                str(LIGHTHOUSE),
+                web + path,
+                "--quiet",
+                "--only-categories=performance,accessibility",
+                "--form-factor=mobile",
+                f"--chrome-flags={CHROMIUM_FLAGS}",
+                "--output=json",
+                f"--output-path={out}",
+            ],
+            env={**os.environ, "CHROME_PATH": os.environ.get("CHROME_PATH", "/usr/bin/chromium")},
+            check=True,
+            timeout=180,
+        )
+        report = json.loads(out.read_text())
+        audits = report["audits"]
+        results[name] = {
+            **{k: round(v["score"] * 100) for k, v in report["categories"].items()},
+            "fcp_ms": audits["first-contentful-paint"]["numericValue"],
+            "lcp_ms": audits["largest-contentful-paint"]["numericValue"],
+            "tbt_ms": audits["total-blocking-time"]["numericValue"],
+            "cls": audits["cumulative-layout-shift"]["numericValue"],
+        }
+    return results
 
 
 async def steady(
@@ -147,6 +195,9 @@ def main() -> None:
         default=os.environ.get("DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/postgres"),
     )
     parser.add_argument("--out", type=Path, default=ROOT / "bench" / "results" / "web.json")
+    parser.add_argument(
+        "--no-lighthouse", action="store_true", help="skip Lighthouse (needs bench/lighthouse)"
+    )
     args = parser.parse_args()
 
     work = Path(tempfile.mkdtemp(prefix="portal-bench-web-"))
@@ -171,6 +222,7 @@ def main() -> None:
         stderr=subprocess.STDOUT,
     )
     figures: dict[str, Any] = {}
+    scores: dict[str, dict[str, Any]] = {}
     try:
         wait_until(lambda: _ready(web), 30, what="portal serve web")
         email = f"bench.web.{uuid.uuid4().hex[:6]}@example.vn"
@@ -193,6 +245,11 @@ def main() -> None:
                     api_headers=bearer if own else {},
                 )
             )
+        if not args.no_lighthouse:
+            if not LIGHTHOUSE.exists():
+                sys.exit(f"no Lighthouse at {LIGHTHOUSE}: cd bench/lighthouse && npm ci")
+            print("Lighthouse, mobile…", flush=True)
+            scores = lighthouse(web, work)
     finally:
         proc.send_signal(signal.SIGTERM)
         proc.wait(15)
@@ -205,6 +262,7 @@ def main() -> None:
         "rate_per_s": args.rate,
         "seconds": args.seconds,
         "pages": figures,
+        "lighthouse_mobile": scores,
     }
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(result, indent=1, ensure_ascii=False))
@@ -217,6 +275,17 @@ def main() -> None:
             f"{f['page_p95_ms']:7.1f} {f['server_p95_ms']:10.1f} "
             f"{f.get('api_p95_ms', nan):8.1f} {f.get('ratio_p95', nan):6.2f}"
         )
+    if scores:
+        print(
+            "\n{:22} {:>11} {:>13} {:>7} {:>7}".format(
+                "Lighthouse, mobile", "performance", "accessibility", "FCP ms", "LCP ms"
+            )
+        )
+        for name, f in scores.items():
+            print(
+                f"{name:22} {f['performance']:11d} {f['accessibility']:13d} "
+                f"{f['fcp_ms']:7.0f} {f['lcp_ms']:7.0f}"
+            )
     print(f"written: {args.out}")
 
 
