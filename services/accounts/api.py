@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import time
 from typing import Annotated, Any
 
-import anyio
 from fastapi import Depends, Form, Query, Request, Response
 from fastapi.responses import HTMLResponse
 from pydantic import ValidationError
@@ -17,7 +15,7 @@ from services.accounts.service import AccountService
 from services.kernel.auth import CurrentAdmin, CurrentPrincipal
 from services.kernel.db import commit_through
 from services.kernel.errors import FIELD_MESSAGES, ProblemError, Text, request_language
-from services.kernel.web import DbSession, service_router
+from services.kernel.web import DbSession, answer_no_sooner_than, service_router
 
 router = service_router()
 
@@ -41,11 +39,6 @@ def _client(request: Request) -> str:
     """The client's address: the connecting one, or what a trusted proxy (only one of
     PORTAL_TRUSTED_PROXIES) put in X-Forwarded-For; at most 64 characters, as stored."""
     return request.client.host[:64] if request.client else "unknown"
-
-
-async def _no_sooner_than(seconds: float, started: float) -> None:
-    """Wait out the rest of `seconds` since `started` (a `time.perf_counter()` reading)."""
-    await anyio.sleep(max(0.0, seconds - (time.perf_counter() - started)))
 
 
 @router.get("/captcha", response_model=schemas.CaptchaOut, tags=["captcha"])
@@ -76,7 +69,7 @@ async def register(
 ) -> Any:
     """Đăng ký: the same answer, after the same time, whether or not the e-mail already has an
     account (a new account writes more rows than a notice to an existing one)."""
-    started = time.perf_counter()
+    answer_no_sooner_than(request, service.settings.answer_floor_seconds)
     lang = request_language(request)
     text = await commit_through(
         session,
@@ -84,7 +77,6 @@ async def register(
             body, _client(request), lang, device_token=_device_token(request, body.device_token)
         ),
     )
-    await _no_sooner_than(service.settings.answer_floor_seconds, started)
     return schemas.Accepted(detail=text(lang))
 
 
@@ -171,9 +163,8 @@ async def activation_page_confirm(
 async def resend_activation(
     body: schemas.CodeRequestIn, request: Request, service: Service, session: Session
 ) -> Any:
-    started = time.perf_counter()
+    answer_no_sooner_than(request, service.settings.answer_floor_seconds)
     text = await commit_through(session, service.resend_activation(body.email, _client(request)))
-    await _no_sooner_than(service.settings.answer_floor_seconds, started)
     return schemas.Accepted(detail=text(request_language(request)))
 
 
@@ -261,14 +252,13 @@ async def password_reset(
     body: schemas.CodeRequestIn, request: Request, service: Service, session: Session
 ) -> Any:
     """The same answer, after the same time, whether or not the address has an account."""
-    started = time.perf_counter()
+    answer_no_sooner_than(request, service.settings.answer_floor_seconds)
     text = await commit_through(
         session,
         service.request_password_reset(
             body.email, _client(request), _device_token(request, body.device_token)
         ),
     )
-    await _no_sooner_than(service.settings.answer_floor_seconds, started)
     return schemas.Accepted(detail=text(request_language(request)))
 
 

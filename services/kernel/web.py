@@ -144,11 +144,14 @@ class PortalRoute(APIRoute):
             bound_body(request, limit)
             await _check_json_body(request)
             try:
-                response = await handler(request)
-            except BaseException:
-                await _settle_request(request, commit=False)
-                raise
-            await _settle_request(request, commit=response.status_code < 400)
+                try:
+                    response = await handler(request)
+                except BaseException:
+                    await _settle_request(request, commit=False)
+                    raise
+                await _settle_request(request, commit=response.status_code < 400)
+            finally:
+                await _wait_for_floor(request)
             return response
 
         return handle
@@ -233,6 +236,19 @@ async def _check_json_body(request: Request) -> None:
                 )
             ],
         ) from None
+
+
+def answer_no_sooner_than(request: Request, seconds: float) -> None:
+    """Answer this request no sooner than `seconds` from now, whatever it does and however it
+    ends (the commit included): where the time an answer takes must not tell whether, say, an
+    account exists."""
+    request.state.answer_not_before = time.perf_counter() + seconds
+
+
+async def _wait_for_floor(request: Request) -> None:
+    not_before = request.scope.get("state", {}).get("answer_not_before")
+    if not_before is not None:
+        await asyncio.sleep(max(0.0, not_before - time.perf_counter()))
 
 
 async def _settle_request(request: Request, *, commit: bool) -> None:
