@@ -22,11 +22,12 @@ from tests.web.browser import (
 )
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser(stack: Stack) -> Iterator[Any]:
-    """Fails (never skips) without a browser: the pages are not tested without one. Started
-    after the portal: Playwright's synchronous API keeps an event loop running in this thread
-    until it stops, so `asyncio.run` (the stack's database set-up) must come before it."""
+    """Fails (never skips) without a browser: the pages are not tested without one. One per
+    module, started after the portal: Playwright's synchronous API keeps an event loop running
+    in this thread until it stops, and `asyncio.run` (the stack's and other modules' database
+    set-up) cannot run while it does."""
     executable = chromium_path()
     if executable is None:
         pytest.fail(MISSING_BROWSER, pytrace=False)
