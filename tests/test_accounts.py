@@ -476,3 +476,19 @@ def test_codes_and_notices_to_one_address_are_capped_per_hour(
         for c in codes
     ]
     assert activated == [200] + [400] * 9
+
+
+def test_the_captcha_has_a_spoken_alternative(client: httpx.Client, email_address: str) -> None:
+    plain = client.get("/captcha").json()
+    assert plain["audio"] is None
+    spoken = client.get("/captcha", params={"audio": "true"}).json()
+    assert spoken["audio"].startswith("data:audio/wav;base64,")
+    assert spoken["image"].startswith("data:image/png;base64,")
+    body = {
+        "email": email_address,
+        "password": "Mat-khau-Thu-2025",
+        "full_name": "Người Nghe",
+        "captcha_id": spoken["captcha_id"],
+        "captcha_answer": "test",
+    }
+    assert client.post("/register", json=body).status_code == 202

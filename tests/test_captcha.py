@@ -331,3 +331,28 @@ def test_parallel_requests_with_one_id_on_postgresql(redis_url: str) -> None:
             await admin_execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
     asyncio.run(main())
+
+
+def test_an_audio_captcha_speaks_digits_and_seals_them(tmp_path: Path) -> None:
+    """WCAG 1.1.1: the accessible alternative to the image is the same kind of challenge,
+    spoken. Its answer is digits (what the voice can say), drawn and spoken alike."""
+    import io
+    import wave
+
+    from services.accounts.security import (
+        AUDIO_CAPTCHA_DIGITS,
+        audio_data_url,
+        make_audio_captcha,
+    )
+
+    made = make_audio_captcha()
+    assert made.answer.isdigit() and len(made.answer) == AUDIO_CAPTCHA_DIGITS
+    assert made.wav is not None and made.png.startswith(b"\x89PNG")
+    with wave.open(io.BytesIO(made.wav)) as sound:
+        seconds = sound.getnframes() / sound.getframerate()
+    assert 2 < seconds < 30
+    url = audio_data_url(made.wav)
+    assert url.startswith("data:audio/wav;base64,")
+    assert base64.b64decode(url.split(",", 1)[1]) == made.wav
+    secret = "s" * 32
+    assert open_challenge(secret, seal_challenge(secret, made.answer, 600), 600)[1] == made.answer  # type: ignore[index]

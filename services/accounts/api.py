@@ -42,13 +42,14 @@ def _client(request: Request) -> str:
 
 
 @router.get("/captcha", response_model=schemas.CaptchaOut, tags=["captcha"])
-async def get_captcha(service: Service, response: Response) -> Any:
+async def get_captcha(service: Service, response: Response, audio: bool = False) -> Any:
     """A captcha (mã xác nhận) to answer when registering or filing without an account. The id
-    carries the answer sealed: the dossiers service verifies it too, once."""
-    captcha_id, image = await service.issue_captcha()
+    carries the answer sealed: the dossiers service verifies it too, once. `audio=true`: a
+    captcha of digits, also spoken (the accessible alternative to the image)."""
+    captcha_id, image, sound = await service.issue_captcha(audio=audio)
     response.headers["Cache-Control"] = "no-store"
     return schemas.CaptchaOut(
-        captcha_id=captcha_id, image=image, expires_in=service.settings.captcha_ttl
+        captcha_id=captcha_id, image=image, audio=sound, expires_in=service.settings.captcha_ttl
     )
 
 

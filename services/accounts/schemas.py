@@ -137,6 +137,11 @@ class Strict(BaseModel):
 class CaptchaOut(BaseModel):
     captcha_id: str
     image: str = Field(description="data:image/png;base64,… URL of the captcha image")
+    audio: str | None = Field(
+        None,
+        description="with `?audio=true`: data:audio/wav;base64,… URL of the same answer spoken "
+        "(digits), for people who cannot read the image",
+    )
     expires_in: int
 
 

@@ -19,6 +19,7 @@ from typing import Any
 import jwt
 from argon2 import PasswordHasher, Type
 from argon2.exceptions import InvalidHashError, VerificationError
+from captcha.audio import AudioCaptcha
 from captcha.image import ImageCaptcha
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
@@ -199,13 +200,22 @@ def open_device_token(
 CAPTCHA_ALPHABET = "".join(c for c in string.ascii_uppercase + string.digits if c not in "O0I1L")
 
 
+AUDIO_CAPTCHA_DIGITS = 6
+"""An audio captcha's answer: digits only (the `captcha` library's voice speaks digits), one
+more than an image's letters to keep a blind guess as unlikely (10⁻⁶ against 26⁻⁵ ≈ 8·10⁻⁸; one
+guess per captcha either way)."""
+
+
 @dataclass(frozen=True)
 class CaptchaImage:
     answer: str
     png: bytes
+    wav: bytes | None = None
+    """The same answer spoken (an audio captcha), for people who cannot read the image."""
 
 
 _captcha = ImageCaptcha(width=200, height=70)
+_audio = AudioCaptcha()
 
 
 def make_captcha(length: int = 5) -> CaptchaImage:
@@ -214,5 +224,16 @@ def make_captcha(length: int = 5) -> CaptchaImage:
     return CaptchaImage(answer=answer, png=buf.getvalue())
 
 
+def make_audio_captcha(length: int = AUDIO_CAPTCHA_DIGITS) -> CaptchaImage:
+    """A captcha of digits, drawn and spoken (WCAG 1.1.1: a non-visual alternative)."""
+    answer = "".join(secrets.choice(string.digits) for _ in range(length))
+    png: BytesIO = _captcha.generate(answer, format="png")
+    return CaptchaImage(answer=answer, png=png.getvalue(), wav=bytes(_audio.generate(answer)))
+
+
 def captcha_data_url(png: bytes) -> str:
     return "data:image/png;base64," + base64.b64encode(png).decode()
+
+
+def audio_data_url(wav: bytes) -> str:
+    return "data:audio/wav;base64," + base64.b64encode(wav).decode()

@@ -213,11 +213,14 @@ class AccountService:
             self._captcha_secret = load_captcha_secret(self.settings)
         return self._captcha_secret
 
-    async def issue_captcha(self) -> tuple[str, str]:
-        """A new image and its id: the answer sealed for whichever service verifies it."""
-        image = await to_thread.run_sync(security.make_captcha)
+    async def issue_captcha(self, *, audio: bool = False) -> tuple[str, str, str | None]:
+        """A new image (and, asked for, its answer spoken) and its id: the answer sealed for
+        whichever service verifies it."""
+        made = security.make_audio_captcha if audio else security.make_captcha
+        image = await to_thread.run_sync(made)
         captcha_id = seal_challenge(self.captcha_secret, image.answer, self.settings.captcha_ttl)
-        return captcha_id, security.captcha_data_url(image.png)
+        sound = security.audio_data_url(image.wav) if image.wav else None
+        return captcha_id, security.captcha_data_url(image.png), sound
 
     async def check_captcha(self, captcha_id: str, answer: str, lang: str = "vi") -> None:
         """Single use across the portal: any answer, right or wrong, spends the challenge."""
