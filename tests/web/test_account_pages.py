@@ -293,3 +293,21 @@ def test_an_address_registered_twice_is_activated_with_the_password_chosen(
     page.wait_for_url(re.compile(r"/$"))
     browsing.look(page)
     assert signed_in_as(page) == "Nguyễn Thị Hà"
+
+
+def test_the_captcha_can_be_heard_instead_of_read(stack: Stack, browsing: Browsing) -> None:
+    """WCAG 1.1.1: "Nghe mã xác nhận" swaps the image for a spoken captcha of digits, keeping
+    what was typed; the registration goes through with it (without JavaScript)."""
+    email = new_email("nghe.ma")
+    page = browsing.open(js=False, viewport=PHONE)
+    browsing.goto(page, "/dang-ky")
+    field(page, "Họ và tên").fill("Lê Văn Nghe")
+    page.get_by_role("button", name="Nghe mã xác nhận (âm thanh)").click()
+    browsing.look(page)
+    audio = page.locator("audio")
+    assert audio.get_attribute("src").startswith("data:audio/wav;base64,")
+    assert field(page, "Họ và tên").input_value() == "Lê Văn Nghe"
+    fill_registration(page, email)
+    page.get_by_role("button", name="Đăng ký", exact=True).click()
+    page.wait_for_url("**/dang-ky/thanh-cong")
+    assert stack.smtp.wait_for(email)

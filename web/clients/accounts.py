@@ -55,7 +55,10 @@ class Registration(ApiModel):
 class AccountsClient(ApiClient):
     name = "accounts"
 
-    async def captcha(self) -> Captcha:
+    async def captcha(self, *, audio: bool = False) -> Captcha:
+        """A new captcha; `audio`: one of digits, also spoken (the image's alternative)."""
+        if audio:
+            return await self.get_model("/captcha", Captcha, audio="true")
         return await self.get_model("/captcha", Captcha)
 
     async def register(self, registration: Registration) -> None:

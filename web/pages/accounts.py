@@ -140,11 +140,23 @@ async def sign_out(request: Request, accounts: Accounts) -> RedirectResponse:
 
 # -- register ----------------------------------------------------------------------------------
 
+NEW_CAPTCHA = ("ma-moi", "ma-am-thanh", "ma-hinh")
+"""The captcha's own buttons: a new image, a spoken one (digits), back to an image."""
+
+
+def wants_audio(form: FormState) -> bool:
+    """Whether the captcha to show is the spoken one: asked for now, or kept from before."""
+    action = form.value("hanh_dong")
+    if action in ("ma-am-thanh", "ma-hinh"):
+        return action == "ma-am-thanh"
+    return form.value("am_thanh") == "1"
+
 
 async def _register_page(
     request: Request, accounts: Accounts, form: FormState, status_code: int = 200
 ) -> HTMLResponse:
-    captcha = await accounts.captcha()  # a new one each time: an answered id is spent
+    # a new one each time (an answered id is spent); spoken when the person asked for it
+    captcha = await accounts.captcha(audio=wants_audio(form))
     return render(
         request,
         "accounts/register.html",
@@ -171,7 +183,7 @@ async def register(request: Request, accounts: Accounts) -> Response:
     form = FormState.from_form(submitted, secret=["password", "password_again", "captcha_answer"])
     password, again = secret(submitted, "password"), secret(submitted, "password_again")
     answer = secret(submitted, "captcha_answer")
-    if form.value("hanh_dong") == "ma-moi":  # "Lấy mã khác": the same form, a new image
+    if form.value("hanh_dong") in NEW_CAPTCHA:  # "Lấy mã khác" / "Nghe mã": the same form
         return await _register_page(request, accounts, form)
     form.require(
         REGISTER_REQUIRED,
