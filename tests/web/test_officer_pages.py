@@ -18,6 +18,7 @@ from typing import Any
 
 import httpx
 import pytest
+from starlette.testclient import TestClient
 
 from tests.accounts_flow import bearer, registered_citizen
 from tests.dossiers_flow import OFFICER_PASSWORD, officer_of, pdf, png, wait_for_catalogue_copy
@@ -26,7 +27,9 @@ from tests.web.browser import DESKTOP, PHONE, no_horizontal_scroll, screenshot
 from tests.web.conftest import Browsing
 from tests.web.test_account_pages import field
 from tests.web.test_page_security import signed_in_as
+from web.app import create_app
 from web.pages.officer import shown
+from web.settings import WebSettings
 
 JS = pytest.mark.parametrize("js", [True, False], ids=["js", "no-js"])
 AGENCY = "HT-STC"  # Sở Tài chính: no other test files dossiers there
@@ -425,3 +428,71 @@ def test_values_are_shown_with_the_schemas_titles_in_its_order() -> None:
     assert lines[4].text == "Có"
     assert shown({"x": "2025-13"}, {"properties": {"x": {"format": "date"}}})[0].text == "2025-13"
     assert shown({"a": 1}, None)[0].text == "1"  # no schema (the catalogue did not answer)
+
+
+def test_the_inbox_pages_keep_the_chosen_status_and_filter(redis_url: str) -> None:
+    """In process, against an inbox of 45 late dossiers (more than two pages): the tabs' counts,
+    the page links keep the status and the overdue filter, each late dossier says so in words,
+    a procedure without a processing time says that instead of a date."""
+    asked: list[httpx.URL] = []
+
+    def api(request: httpx.Request) -> httpx.Response:
+        path = request.url.path
+        if path.endswith("/accounts/token"):
+            tokens = {"access_token": "a", "refresh_token": "r", "expires_in": 900}
+            return httpx.Response(200, json=tokens)
+        if path.endswith("/accounts/me"):
+            me = {"id": "u", "email": "cb@hatinh.gov.vn", "full_name": "Cán Bộ", "role": "officer"}
+            return httpx.Response(200, json={**me, "agency_id": AGENCY})
+        if path.endswith(f"/agencies/{AGENCY}"):
+            return httpx.Response(
+                200, json={"id": AGENCY, "name": AGENCY_NAME, "tier": "department"}
+            )
+        if path.endswith("/dossiers/inbox"):
+            asked.append(request.url)
+            size = int(request.url.params["page_size"])
+            page = int(request.url.params.get("page", 1))
+            items = [
+                {
+                    "id": f"d{n}",
+                    "code": f"HT-STC-261201-{n:04d}",
+                    "status": "processing",
+                    "status_label": "Hồ sơ đang xử lý",
+                    "procedure": {"id": "p", "code": MAIN, "name": "Thủ tục", "version": 1}
+                    | ({"processing_days": 5} if n % 2 else {}),
+                    "agency": {"id": AGENCY, "name": AGENCY_NAME},
+                    "submitted_at": "2026-11-02T01:00:00+00:00",
+                    "due_at": "2026-11-09T01:00:00+00:00" if n % 2 else None,
+                    "deadline_note": None if n % 2 else NO_TIME_NOTE + "; vui lòng liên hệ",
+                    "overdue": bool(n % 2),
+                    "updated_at": "2026-11-02T01:00:00+00:00",
+                }
+                for n in range((page - 1) * size + 1, min(45, page * size) + 1)
+            ]
+            return httpx.Response(
+                200, json={"items": items, "total": 45, "page": page, "page_size": size}
+            )
+        return httpx.Response(404, json={"type": "x/not-found", "status": 404, "detail": "Không."})
+
+    settings = WebSettings(api_url="http://api.test/api/v1", redis_url=redis_url)
+    app = create_app(settings, transport=httpx.MockTransport(api))
+    with TestClient(app, follow_redirects=False) as client:
+        form = client.get("/can-bo/dang-nhap").text
+        hidden = dict(re.findall(r'<input type="hidden" name="([^"]+)" value="([^"]*)"', form))
+        signed = client.post(
+            "/can-bo/dang-nhap",
+            data={**hidden, "email": "cb@hatinh.gov.vn", "password": "x"},
+        )
+        assert signed.headers["location"] == "/can-bo"  # officers land on their console
+        asked.clear()
+        page = client.get("/can-bo?trang-thai=dang-xu-ly&qua-han=1&page=2").text
+    listed = [u for u in asked if u.params["page_size"] != "1"]
+    assert [dict(u.params) for u in listed] == [
+        {"status": "processing", "overdue": "true", "page": "2", "page_size": "20"}
+    ]
+    assert 'Hồ sơ đang xử lý <span class="status-tabs__count">(45)</span>' in page
+    assert 'Tất cả hồ sơ <span class="status-tabs__count">(225)</span>' in page
+    assert 'href="/can-bo?trang-thai=dang-xu-ly&amp;qua-han=1&amp;page=3" rel="next"' in page
+    assert page.count('class="overdue-mark">Quá hạn</strong>') == 10  # 21, 23, …, 39
+    assert page.count(NO_TIME_NOTE) == 10
+    assert "HT-STC-261201-0021" in page and "HT-STC-261201-0041" not in page
