@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from html.parser import HTMLParser
 from pathlib import Path
 from typing import Any
-from urllib.parse import urljoin
+from urllib.parse import urljoin, urlsplit, urlunsplit
 
 import asyncpg
 import httpx
@@ -375,6 +375,27 @@ def link_from(mail: Mail, path: str) -> str:
         if url.split("?", 1)[0].endswith(path):
             return url
     raise AssertionError(f"no {path} link in e-mail: {mail.text}")
+
+
+ACTIVATION_PAGE, RESET_PAGE, INVITATION_PAGE = (
+    "/kich-hoat",
+    "/dat-lai-mat-khau",
+    "/can-bo/dat-mat-khau",
+)
+"""The web app's pages the e-mails' links open (services/accounts/service.py, LINKED_PAGES)."""
+API_PAGES = {
+    ACTIVATION_PAGE: "/api/v1/accounts/activate",
+    RESET_PAGE: "/api/v1/accounts/password-reset/confirm",
+    INVITATION_PAGE: "/api/v1/accounts/password-reset/confirm",
+}
+
+
+def api_page(mail: Mail, page: str) -> str:
+    """The accounts API's own small page (`GET /activate`, `GET /password-reset/confirm`) for
+    the e-mail's link to the web app's `page`: the same address and token. The links open the
+    web app's pages; the API's pages stay for clients that call them."""
+    parts = urlsplit(link_from(mail, page))
+    return urlunsplit(parts._replace(path=API_PAGES[page]))
 
 
 def via_proxy(stack: Stack, client_address: str, service: str = "accounts") -> httpx.Client:

@@ -20,7 +20,16 @@ from tests.accounts_flow import (
     registered_citizen,
     sign_in,
 )
-from tests.support import SmtpSink, Stack, code_from, form_of, link_from, via_proxy
+from tests.support import (
+    ACTIVATION_PAGE,
+    SmtpSink,
+    Stack,
+    api_page,
+    code_from,
+    form_of,
+    link_from,
+    via_proxy,
+)
 
 PROBLEM = "application/problem+json"
 
@@ -40,7 +49,7 @@ def test_register_activate_sign_in_and_edit_profile(
     assert mail.html.lstrip().startswith("<!doctype html>")
     assert b'charset="utf-8"' in mail.raw
     code = code_from(mail)
-    link = link_from(mail, "/activate")
+    link = link_from(mail, ACTIVATION_PAGE)
     assert code in mail.subject and code not in link and html.escape(link) in mail.html
 
     assert sign_in(client, email_address).status_code == 400  # not activated yet
@@ -74,7 +83,7 @@ def test_activation_link_opens_a_page_that_activates_once(
 ) -> None:
     register(client, email_address)
     [mail] = smtp.wait_for(email_address)
-    page = client.get(link_from(mail, "/activate"))
+    page = client.get(api_page(mail, ACTIVATION_PAGE))
     assert page.status_code == 200 and "Kích hoạt tài khoản" in page.text
     assert sign_in(client, email_address).status_code == 400  # opening it changed nothing
     form = form_of(page)
@@ -82,7 +91,7 @@ def test_activation_link_opens_a_page_that_activates_once(
     assert done.status_code == 200 and "đã được kích hoạt" in done.text
     assert client.post(form["action"], data=form["fields"]).status_code == 400
     assert sign_in(client, email_address).status_code == 200
-    english = client.get(link_from(mail, "/activate"), headers={"Accept-Language": "en"})
+    english = client.get(api_page(mail, ACTIVATION_PAGE), headers={"Accept-Language": "en"})
     assert english.status_code == 400 and "already used" in english.text
 
 
@@ -469,7 +478,7 @@ def test_codes_and_notices_to_one_address_are_capped_per_hour(
     time.sleep(1)
     assert len(smtp.to(email_address)) == 10
     assert all(m.subject.startswith("Mã kích hoạt") for m in mails)
-    assert client.get(link_from(mails[0], "/activate")).status_code == 200  # still valid
+    assert client.get(api_page(mails[0], ACTIVATION_PAGE)).status_code == 200  # still valid
     codes = [code_from(m) for m in reversed(mails)]  # e-mails to one address keep their order
     activated = [
         client.post("/activate", json={"email": email_address, "code": c}).status_code

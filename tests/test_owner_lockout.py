@@ -16,7 +16,17 @@ from urllib.parse import parse_qs, urlsplit
 import httpx
 
 from tests.accounts_flow import PASSWORD, captcha, registered_citizen, sign_in
-from tests.support import SmtpSink, Stack, code_from, form_of, link_from, via_proxy
+from tests.support import (
+    ACTIVATION_PAGE,
+    RESET_PAGE,
+    SmtpSink,
+    Stack,
+    api_page,
+    code_from,
+    form_of,
+    link_from,
+    via_proxy,
+)
 
 USUAL = "198.51.100.20"
 NEW_PASSWORD = "Mat-khau-cua-chu-2025"
@@ -163,7 +173,7 @@ def test_a_long_attack_leaves_the_owner_a_working_link(
             json={"email": email_address, "code": code_from(newest), "new_password": NEW_PASSWORD},
         )
         assert typed.status_code == 400  # short codes are off for this account for now
-        page = owner.get(link_from(newest, "/password-reset/confirm"))
+        page = owner.get(api_page(newest, RESET_PAGE))
         assert page.status_code == 200
         form = form_of(page)
         assert "new_password" in form["fields"]
@@ -191,7 +201,7 @@ def test_an_attacker_cannot_keep_a_new_citizen_from_activating(
             assert wrong.status_code == 400
     mails = smtp.wait_for(email_address, 10)
     # the newest link the citizen holds (caused by the attacker, or not) activates
-    link = link_from(mails[-1], "/activate")
+    link = link_from(mails[-1], ACTIVATION_PAGE)
     code = parse_qs(urlsplit(link).query)["code"][0]
     activated = client.post("/activate", json={"email": email_address, "code": code})
     assert activated.status_code == 200, activated.text

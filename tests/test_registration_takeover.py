@@ -8,7 +8,15 @@ from __future__ import annotations
 import httpx
 
 from tests.accounts_flow import PASSWORD, bearer, captcha, sign_in
-from tests.support import SmtpSink, Stack, code_from, form_of, link_from, via_proxy
+from tests.support import (
+    ACTIVATION_PAGE,
+    SmtpSink,
+    Stack,
+    api_page,
+    code_from,
+    form_of,
+    via_proxy,
+)
 
 ATTACKER_PASSWORD = "Ke-gian-chiem-2025"
 
@@ -66,7 +74,7 @@ def test_victim_first_then_attacker_victim_clicks_the_attackers_email(
     ).is_success
     [_, attackers_mail] = smtp.wait_for(email_address, 2)
 
-    page = client.get(link_from(attackers_mail, "/activate"))
+    page = client.get(api_page(attackers_mail, ACTIVATION_PAGE))
     assert page.status_code == 200 and "text/html" in page.headers["content-type"]
     form = form_of(page)
     assert form["method"] == "post" and "password" in form["fields"]
@@ -95,7 +103,7 @@ def test_the_attackers_password_never_activates_with_the_victims_code(
     [first, second] = smtp.wait_for(email_address, 2)
     # Someone who knows the attacker's password (the attacker) would need a code or link too:
     # only the mailbox has them. The victim, holding both e-mails, activates their own.
-    link = link_from(first, "/activate")
+    link = api_page(first, ACTIVATION_PAGE)
     form = form_of(client.get(link))
     done = client.post(form["action"], data={**form["fields"], "password": PASSWORD})
     assert done.status_code == 200
@@ -112,7 +120,7 @@ def test_a_plain_get_on_the_link_does_not_activate(
     registered = register_from(stack, "198.51.100.7", email_address, PASSWORD, "Hồ Văn Dũng")
     assert registered.status_code == 202
     [mail] = smtp.wait_for(email_address)
-    link = link_from(mail, "/activate")
+    link = api_page(mail, ACTIVATION_PAGE)
     assert "code=" in link and code_from(mail) not in link  # the link carries a long token
     for _ in range(3):  # a scanner following the link, then a second one
         page = client.get(link)

@@ -17,9 +17,10 @@ from starlette.staticfiles import StaticFiles
 from web.auth import TokenKeeper
 from web.clients.accounts import AccountsClient
 from web.clients.catalogue import CatalogueClient
+from web.clients.dossiers import ProcessingClient
 from web.errors import PAGES, install_error_pages
 from web.headers import PageHeaders
-from web.pages import accounts, catalogue, upcoming
+from web.pages import accounts, admin, catalogue, officer, upcoming
 from web.sessions import install_sessions
 from web.settings import WebSettings, get_settings
 from web.templating import STATIC, render_text
@@ -29,6 +30,8 @@ from web.templating import STATIC, render_text
 class Clients:
     accounts: AccountsClient
     catalogue: CatalogueClient
+    processing: ProcessingClient
+    """The dossiers API's officers' calls."""
 
 
 def create_app(
@@ -66,6 +69,7 @@ def create_app(
     app.state.clients = Clients(
         accounts=AccountsClient(http, settings.accounts_url),
         catalogue=CatalogueClient(http, settings.catalogue_url),
+        processing=ProcessingClient(http, settings.dossiers_url),
     )
 
     @app.get("/healthz", include_in_schema=False)
@@ -84,6 +88,8 @@ def create_app(
 
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
     for module in (catalogue, accounts, upcoming):
+        app.include_router(module.router)
+    for module in (officer, admin):  # the officers' console, the admins' pages
         app.include_router(module.router)
     install_error_pages(app)
 

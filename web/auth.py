@@ -20,6 +20,7 @@ from urllib.parse import urlencode
 import redis.asyncio as aioredis
 from fastapi import Depends, Request
 from fastapi.responses import RedirectResponse
+from starlette.exceptions import HTTPException
 
 from web import sessions
 from web.clients.accounts import AccountsClient, TokenPair
@@ -125,13 +126,22 @@ async def access_token(request: Request) -> str | None:
 class SignInRequired(Exception):
     """A page for signed-in people only: the sign-in page first, then back here."""
 
+    page = "/dang-nhap"
+    """Where the person signs in."""
+
     def __init__(self, target: str) -> None:
         super().__init__(target)
         self.target = target
 
 
-def sign_in_redirect(target: str) -> RedirectResponse:
-    return RedirectResponse("/dang-nhap?" + urlencode({"tiep": target}), status_code=303)
+class StaffSignInRequired(SignInRequired):
+    """A page for officers and admins: their sign-in page ("Cán bộ đăng nhập") first."""
+
+    page = "/can-bo/dang-nhap"
+
+
+def sign_in_redirect(target: str, page: str = "/dang-nhap") -> RedirectResponse:
+    return RedirectResponse(page + "?" + urlencode({"tiep": target}), status_code=303)
 
 
 async def _required_token(request: Request) -> str:
@@ -143,3 +153,26 @@ async def _required_token(request: Request) -> str:
 
 AccessToken = Annotated[str, Depends(_required_token)]
 """A page parameter: the signed-in person's access token; without one, the sign-in page."""
+
+
+@dataclass(frozen=True)
+class StaffMember:
+    """An officer or admin on one of their pages, with the access token for its API calls."""
+
+    person: sessions.SignedIn
+    token: str
+
+
+async def staff_member(request: Request, role: str) -> StaffMember:
+    """The signed-in person when their role is `role`: otherwise the officers' sign-in page
+    (nobody signed in) or the 403 page (a citizen, or the other staff role). The role is the
+    one the API gave at sign-in; the APIs check it again on every call."""
+    person = sessions.signed_in(request)
+    if person is None:
+        raise StaffSignInRequired(request.url.path)
+    if person.role != role:
+        raise HTTPException(403)
+    token = await access_token(request)
+    if token is None:
+        raise StaffSignInRequired(request.url.path)
+    return StaffMember(person, token)

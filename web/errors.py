@@ -86,7 +86,7 @@ def install_error_pages(app: FastAPI) -> None:
 
     @app.exception_handler(SignInRequired)
     async def _sign_in(request: Request, exc: SignInRequired) -> Response:
-        return sign_in_redirect(exc.target)
+        return sign_in_redirect(exc.target, exc.page)
 
     @app.exception_handler(ApiProblem)
     async def _problem(request: Request, exc: ApiProblem) -> Response:

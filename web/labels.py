@@ -3,6 +3,7 @@ file sizes, dossier statuses (api.md's labels)."""
 
 from __future__ import annotations
 
+from datetime import datetime, timedelta, timezone
 from typing import Any
 
 from web.clients.catalogue import Tier
@@ -83,3 +84,54 @@ FILTERS: dict[str, Any] = {
     "status_label": lambda s: STATUSES.get(s, s),
 }
 GLOBALS: dict[str, Any] = {"duration": duration, "fee": fee, "tier_slug": SLUG_OF_TIER}
+
+
+# -- dates and the processing of dossiers (officers' pages) ---------------------------------
+
+VIETNAM = timezone(timedelta(hours=7), "ICT")
+"""Vietnam's time (UTC+7, no daylight saving): every time a page shows."""
+ACTIONS = {
+    "created": "Tạo hồ sơ",
+    "submit": "Gửi hồ sơ",
+    "supplement": "Gửi bổ sung",
+    "receive": "Tiếp nhận hồ sơ",
+    "request_supplement": "Yêu cầu bổ sung",
+    "step": "Xử lý",
+    "return_result": "Trả kết quả",
+    "reject": "Trả lại hồ sơ",
+}
+"""The history's actions (`GET /dossiers/{id}/history`)."""
+ACTORS = {
+    "citizen": "Người nộp hồ sơ",
+    "accountless": "Người nộp hồ sơ (không tài khoản)",
+    "officer": "Cán bộ",
+    "admin": "Quản trị viên",
+    "system": "Hệ thống",
+}
+ROLES = {"officer": "Cán bộ", "admin": "Quản trị viên", "citizen": "Công dân"}
+
+
+def local_datetime(value: datetime | None) -> str:
+    """`14:05 ngày 03/02/2026`, in Vietnam's time."""
+    if value is None:
+        return ""
+    local = value.astimezone(VIETNAM) if value.tzinfo else value
+    return f"{local:%H:%M} ngày {local:%d/%m/%Y}"
+
+
+def local_date(value: datetime | None) -> str:
+    if value is None:
+        return ""
+    local = value.astimezone(VIETNAM) if value.tzinfo else value
+    return f"{local:%d/%m/%Y}"
+
+
+FILTERS.update(
+    {
+        "local_datetime": local_datetime,
+        "local_date": local_date,
+        "action_label": lambda a: ACTIONS.get(a, a),
+        "actor_label": lambda r: ACTORS.get(r, r),
+        "role_label": lambda r: ROLES.get(r, r),
+    }
+)

@@ -61,6 +61,16 @@ from services.kernel.outbox import add_message
 log = logging.getLogger("portal.accounts")
 
 ACTIVATION, PASSWORD_RESET, INVITATION = "activation", "password_reset", "invitation"
+LINKED_PAGES = {
+    ACTIVATION: "/kich-hoat",
+    PASSWORD_RESET: "/dat-lai-mat-khau",
+    INVITATION: "/can-bo/dat-mat-khau",
+    "forgotten_password": "/quen-mat-khau",
+}
+"""Where the e-mails' links open, under `PORTAL_PUBLIC_URL`: the web app's pages (web/pages),
+which show the form filled in from the link (the address and the link's token) and change
+nothing until the person sends it. The API's own small pages (`GET /activate`,
+`GET /password-reset/confirm`) stay for clients that call them."""
 
 REGISTER_ACCEPTED = Text(
     "Đăng ký thành công. Vui lòng kiểm tra e-mail để lấy mã kích hoạt tài khoản.",
@@ -272,7 +282,7 @@ class AccountService:
                 self._email(
                     existing,
                     "account_exists",
-                    {"reset_url": f"{self.settings.public_url}/api/v1/accounts/password-reset"},
+                    {"reset_url": self._page_link("forgotten_password")},
                     client=client,
                 )
             return REGISTER_ACCEPTED
@@ -328,13 +338,12 @@ class AccountService:
         code, token = await self._issue_code(
             user, ACTIVATION, self.settings.code_ttl, self.settings.link_ttl, fresh=fresh
         )
-        query = urlencode({"email": user.email, "code": token})
         self._email(
             user,
             "account_activation",
             {
                 "code": code,
-                "link": f"{self.settings.public_url}/api/v1/accounts/activate?{query}",
+                "link": self._page_link(ACTIVATION, email=user.email, code=token),
                 "valid_minutes": self.settings.code_ttl // 60,
                 "link_valid_minutes": self.settings.link_ttl // 60,
             },
@@ -646,7 +655,7 @@ class AccountService:
                 "password_reset",
                 {
                     "code": code,
-                    "link": self._reset_link(user, token),
+                    "link": self._page_link(PASSWORD_RESET, email=user.email, code=token),
                     "valid_minutes": self.settings.code_ttl // 60,
                     "link_valid_minutes": self.settings.link_ttl // 60,
                 },
@@ -654,9 +663,10 @@ class AccountService:
             )
         return RESET_ACCEPTED
 
-    def _reset_link(self, user: User, token: str) -> str:
-        query = urlencode({"email": user.email, "code": token})
-        return f"{self.settings.public_url}/api/v1/accounts/password-reset/confirm?{query}"
+    def _page_link(self, page: str, **query: str) -> str:
+        """The link of an e-mail: the page (`LINKED_PAGES`) under the public URL."""
+        url = self.settings.public_url.rstrip("/") + LINKED_PAGES[page]
+        return f"{url}?{urlencode(query)}" if query else url
 
     async def reset_form(self, email: str, code: str) -> bool:
         """Whether the reset page may ask for a new password for this link (read only). A
@@ -724,10 +734,10 @@ class AccountService:
             "officer_invitation",
             {
                 "code": code,
-                "link": self._reset_link(user, token),
+                "link": self._page_link(INVITATION, email=user.email, code=token),
                 "role": data.role,
                 "agency_id": user.agency_id,
-                "confirm_url": f"{self.settings.public_url}/api/v1/accounts/password-reset/confirm",
+                "confirm_url": self._page_link(INVITATION),
                 "valid_hours": ttl // 3600,
             },
         )

@@ -112,3 +112,21 @@ class AccountsClient(ApiClient):
             json_body={"refresh_token": refresh_token},
             headers={"Authorization": f"Bearer {access_token}"},
         )
+
+    async def invite(
+        self, access_token: str, *, email: str, full_name: str, role: str, agency_id: str | None
+    ) -> Profile:
+        """An admin invites an officer of `agency_id`, or another admin: the invited person is
+        e-mailed a link that opens the page where they set their password."""
+        response = await self.request(
+            "POST",
+            "/officers",
+            json_body={
+                "email": email,
+                "full_name": full_name,
+                "role": role,
+                "agency_id": agency_id,
+            },
+            headers={"Authorization": f"Bearer {access_token}"},
+        )
+        return Profile.model_validate_json(response.content)

@@ -163,3 +163,38 @@ class CatalogueClient(ApiClient):
         return await self.stream(
             f"/procedures/{path_segment(id_or_code)}/forms/{path_segment(form_id)}"
         )
+
+    # -- admins: every change publishes a new version of the procedure -----------------------
+
+    async def update_procedure(
+        self, access_token: str, id_or_code: str, changes: dict[str, Any]
+    ) -> ProcedureDetail:
+        """`PUT /procedures/{id}` with only the fields that change (the API keeps the rest)."""
+        response = await self.request(
+            "PUT",
+            f"/procedures/{path_segment(id_or_code)}",
+            json_body=changes,
+            headers={"Authorization": f"Bearer {access_token}"},
+        )
+        return ProcedureDetail.model_validate_json(response.content)
+
+    async def upload_form(
+        self,
+        access_token: str,
+        id_or_code: str,
+        upload: tuple[str, Any, str],
+        *,
+        form_id: str | None = None,
+        name: str | None = None,
+    ) -> Form:
+        """A form template's file (`upload`: filename, file object, content type), for the
+        form `form_id` names or as a new form called `name`."""
+        fields = {"form_id": form_id} if form_id else {"name": name}
+        response = await self.request(
+            "POST",
+            f"/procedures/{path_segment(id_or_code)}/forms",
+            data=fields,
+            files=[("file", upload)],
+            headers={"Authorization": f"Bearer {access_token}"},
+        )
+        return Form.model_validate_json(response.content)

@@ -81,7 +81,9 @@ async def sign_in_form(request: Request, tiep: str | None = None) -> HTMLRespons
 
 @router.get("/can-bo/dang-nhap", response_class=HTMLResponse)
 async def officer_sign_in_form(request: Request, tiep: str | None = None) -> HTMLResponse:
-    return _sign_in_page(request, FormState(), officer=True, target=_next(tiep))
+    """Officers land on their console (`/can-bo`; admins are sent on to theirs)."""
+    form = FormState(values={"email": sessions.remembered_email(request)})
+    return _sign_in_page(request, form, officer=True, target=_next(tiep or "/can-bo"))
 
 
 @router.post("/dang-nhap", response_class=HTMLResponse)
