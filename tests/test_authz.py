@@ -97,6 +97,7 @@ MATRIX: list[tuple[str, str, str | None, tuple[int, ...]]] = [
     ("GET",    "/dossiers/",                                        None,         (401, 200, 200, 403, 403, 403, 403, 401)),
     ("GET",    "/dossiers/summary",                                 None,         (401, 200, 200, 403, 403, 403, 403, 401)),
     ("GET",    "/dossiers/inbox",                                   None,         (401, 403, 403, 403, 200, 200, 403, 401)),
+    ("GET",    "/dossiers/inbox/summary",                           None,         (401, 403, 403, 403, 200, 200, 403, 401)),
     ("POST",   "/dossiers/accountless",                             "accountless", (201, 201, 201, 201, 201, 201, 201, 201)),
     # -- one dossier: a draft is the filer's alone (officers see it once sent)
     ("GET",    "/dossiers/{draft}",                                 None,         (401, 200, 404, 404, 404, 404, 404, 401)),

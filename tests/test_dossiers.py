@@ -455,3 +455,21 @@ def test_a_procedure_without_a_processing_time_says_so_instead_of_a_due_date(
     mails = mail_about(smtp, email_address, 3)  # activation, submitted, processing
     processing = [m for m in mails if "đang xử lý" in m.subject]
     assert processing and note in processing[0].text and note in processing[0].html
+
+
+def test_the_inbox_summary_counts_what_the_inbox_lists(
+    dossiers: httpx.Client, justice_officer: dict[str, str], citizen: dict[str, str]
+) -> None:
+    submitted = draft(dossiers, citizen, LAWYERS_BRANCH, declaration={"request": "Đề nghị."})
+    attach_required(dossiers, submitted, citizen)
+    assert dossiers.post(f"/{submitted['id']}/submit", headers=citizen).status_code == 200
+    summary = dossiers.get("/inbox/summary", headers=justice_officer)
+    assert summary.status_code == 200, summary.text
+    counts = summary.json()
+    assert "draft" not in counts and counts["submitted"] >= 1
+    for status in ("submitted", "supplement_requested", "processing", "result_returned"):
+        listed = dossiers.get("/inbox", params={"status": status}, headers=justice_officer)
+        assert listed.json()["total"] == counts[status], status
+    late = dossiers.get("/inbox", params={"overdue": "true"}, headers=justice_officer).json()
+    assert late["total"] == counts["overdue"]
+    assert dossiers.get("/inbox/summary", headers=citizen).status_code == 403

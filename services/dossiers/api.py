@@ -181,6 +181,12 @@ async def inbox(
     return await service.inbox(actor, status, overdue, page, page_size)
 
 
+@router.get("/inbox/summary", response_model=dict[str, int], tags=["processing"])
+async def inbox_summary(service: Service, actor: ActorDep) -> Any:
+    """How many dossiers the officer's inbox holds in each status, and `overdue`."""
+    return await service.inbox_counts(actor)
+
+
 @router.get("/{dossier_id}", response_model=schemas.DossierOut, tags=["filing"])
 async def get_dossier(dossier_id: str, service: Service, actor: ActorDep) -> Any:
     return await service.view(dossier_id, actor)

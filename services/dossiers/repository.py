@@ -83,6 +83,21 @@ class DossiersRepository:
         )
         return list(rows.all()), total or 0
 
+    async def counts(
+        self, conditions: Sequence[ColumnElement[bool]], *, overdue: ColumnElement[bool]
+    ) -> dict[str, int]:
+        """Dossiers matching `conditions` by status, and how many of them are `overdue`."""
+        rows = await self.session.execute(
+            select(Dossier.status, func.count(), func.count().filter(overdue))
+            .where(*conditions)
+            .group_by(Dossier.status)
+        )
+        found: dict[str, int] = {"overdue": 0}
+        for status, n, late in rows.all():
+            found[status] = int(n)
+            found["overdue"] += int(late)
+        return found
+
     async def counts_by_status(self, owner_id: str) -> dict[str, int]:
         rows = await self.session.execute(
             select(Dossier.status, func.count())

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 from datetime import datetime
 from typing import Any, Literal
 
@@ -146,13 +145,10 @@ class ProcessingClient(ApiClient):
 
     async def inbox_counts(self, token: str) -> dict[str, int]:
         """How many dossiers the inbox holds in each status, and how many are overdue (key
-        `overdue`): one small page per count, asked together."""
-        keys: list[str] = [*INBOX_STATUSES, "overdue"]
-        pages = await asyncio.gather(
-            *(self.inbox(token, status=s, page_size=1) for s in INBOX_STATUSES),
-            self.inbox(token, overdue=True, page_size=1),
-        )
-        return {key: page.total for key, page in zip(keys, pages, strict=True)}
+        `overdue`)."""
+        response = await self.request("GET", "/inbox/summary", headers=self._auth(token))
+        counts = response.json()
+        return {key: int(counts.get(key, 0)) for key in (*INBOX_STATUSES, "overdue")}
 
     async def dossier(self, token: str, dossier_id: str) -> CaseDossier:
         response = await self.request(
