@@ -17,9 +17,10 @@ from starlette.staticfiles import StaticFiles
 from web.auth import TokenKeeper
 from web.clients.accounts import AccountsClient
 from web.clients.catalogue import CatalogueClient
+from web.clients.dossiers import DossiersClient
 from web.errors import PAGES, install_error_pages
 from web.headers import PageHeaders
-from web.pages import accounts, catalogue, upcoming
+from web.pages import accounts, catalogue, filing, folders
 from web.sessions import install_sessions
 from web.settings import WebSettings, get_settings
 from web.templating import STATIC, render_text
@@ -29,6 +30,7 @@ from web.templating import STATIC, render_text
 class Clients:
     accounts: AccountsClient
     catalogue: CatalogueClient
+    dossiers: DossiersClient
 
 
 def create_app(
@@ -66,6 +68,7 @@ def create_app(
     app.state.clients = Clients(
         accounts=AccountsClient(http, settings.accounts_url),
         catalogue=CatalogueClient(http, settings.catalogue_url),
+        dossiers=DossiersClient(http, settings.dossiers_url),
     )
 
     @app.get("/healthz", include_in_schema=False)
@@ -83,7 +86,7 @@ def create_app(
         return JSONResponse({"redis": "ok"})
 
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
-    for module in (catalogue, accounts, upcoming):
+    for module in (catalogue, accounts, filing, folders):
         app.include_router(module.router)
     install_error_pages(app)
 

@@ -3,7 +3,9 @@ file sizes, dossier statuses (api.md's labels)."""
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from web.clients.catalogue import Tier
 
@@ -83,3 +85,43 @@ FILTERS: dict[str, Any] = {
     "status_label": lambda s: STATUSES.get(s, s),
 }
 GLOBALS: dict[str, Any] = {"duration": duration, "fee": fee, "tier_slug": SLUG_OF_TIER}
+
+# -- dossiers: the history's words and local times (added with the filing pages) -------------------
+
+ACTIONS = {
+    "created": "Tạo hồ sơ",
+    "submit": "Gửi hồ sơ",
+    "supplement": "Gửi bổ sung",
+    "receive": "Tiếp nhận hồ sơ",
+    "request_supplement": "Yêu cầu bổ sung",
+    "reject": "Trả lại hồ sơ",
+    "step": "Xử lý",
+    "return_result": "Trả kết quả",
+}
+ACTOR_ROLES = {
+    "citizen": "Người nộp hồ sơ",
+    "accountless": "Người nộp hồ sơ",
+    "officer": "Cán bộ xử lý",
+    "admin": "Quản trị viên",
+    "system": "Hệ thống",
+}
+LOCAL_TZ = ZoneInfo("Asia/Ho_Chi_Minh")
+
+
+def local_time(moment: datetime | None) -> str:
+    """`dd/mm/yyyy hh:mm`, Vietnam's time."""
+    return moment.astimezone(LOCAL_TZ).strftime("%d/%m/%Y %H:%M") if moment else ""
+
+
+def local_date(moment: datetime | None) -> str:
+    return moment.astimezone(LOCAL_TZ).strftime("%d/%m/%Y") if moment else ""
+
+
+FILTERS.update(
+    {
+        "action_label": lambda a: ACTIONS.get(a, a),
+        "actor_label": lambda r: ACTOR_ROLES.get(r, r),
+        "local_time": local_time,
+        "local_date": local_date,
+    }
+)
