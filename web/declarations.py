@@ -30,7 +30,7 @@ from typing import Any
 from jsonschema import Draft202012Validator
 
 RADIO_LIMIT = 4
-TEXTAREA_FROM = 500
+TEXTAREA_FROM = 1000
 """A string whose `maxLength` is at least this is a text area."""
 EMPTY_ROWS = 1
 """Rows shown beyond those filled in (at least `minItems`, and at least one)."""
@@ -124,7 +124,7 @@ def _hint(schema: Mapping[str, Any], kind: str) -> str | None:
     elif kind == "string" and "enum" not in schema:
         if schema.get("format") == "date":
             parts.append("Ngày/tháng/năm.")
-        elif schema.get("maxLength"):
+        elif (schema.get("maxLength") or 0) >= TEXTAREA_FROM:
             parts.append(f"Tối đa {schema['maxLength']} ký tự.")
     return " ".join(parts) or None
 

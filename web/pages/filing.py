@@ -270,7 +270,28 @@ async def filing_view(
     )
 
 
+def _labels(items: list[declarations.Field]) -> dict[str, str]:
+    found: dict[str, str] = {}
+    for item in items:
+        found[item.name] = item.label
+        found |= _labels(item.children)
+    return found
+
+
+def name_the_fields(view: FilingView) -> None:
+    """A message at a field says which field, for the error summary at the top ("Giới tính:
+    trường này là bắt buộc."), unless it already does."""
+    labels = _labels(view.applicant) | _labels(view.declaration)
+    labels |= {f"components.{c.id}": c.name[:120] for c in view.procedure.components}
+    labels |= {"agency_id": "Xã, phường nơi nộp hồ sơ", "captcha_answer": "Mã xác nhận"}
+    for name, message in view.form.errors.items():
+        label = labels.get(name)
+        if label and message and label.lower() not in message.lower():
+            view.form.errors[name] = f"{label}: {message[0].lower()}{message[1:]}"
+
+
 def show_form(request: Request, view: FilingView, status_code: int = 200) -> HTMLResponse:
+    name_the_fields(view)
     return render(
         request,
         "dossiers/form.html",
