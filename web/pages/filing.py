@@ -70,9 +70,9 @@ DEFAULT_APPLICANT: dict[str, Any] = {
         "email": {"type": "string", "format": "email", "title": "Thư điện tử"},
         "address": {"type": "string", "title": "Địa chỉ", "maxLength": 500},
     },
-    "required": ["full_name", "address"],
 }
-"""The API's `ApplicantIn` fields, for a procedure whose schema has no `$defs.applicant`."""
+"""The API's `ApplicantIn` fields, for a procedure whose schema has no `$defs.applicant` (then
+the API requires none of them: neither does the form)."""
 PROFILE_GENDERS = {"male": "Nam", "female": "Nữ"}
 ACTIONS = {"luu", "gui", "bo-sung"}
 COMMUNE_REQUIRED = "Vui lòng chọn xã, phường nơi nộp hồ sơ."
