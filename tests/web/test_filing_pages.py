@@ -462,7 +462,7 @@ def test_bad_input_is_said_at_each_field_and_the_rest_is_kept(
     browsing.look(page)
     assert "vượt quá 10 MB" in field_error(page, required)
     assert "chỉ nhận tệp PDF, JPEG, PNG, DOC, DOCX" in field_error(page, optional)
-    assert "Vui lòng nhập một số nguyên." in field_error(page, "declaration.copies")
+    assert "Số bản sao: vui lòng nhập một số nguyên." in field_error(page, "declaration.copies")
     assert value_of(page, "declaration.request") == "Giữ lại nội dung này"
     assert value_of(page, "declaration.copies") == "ba"
     summary = page.get_by_role("alert")
@@ -519,7 +519,7 @@ def test_file_without_an_account_then_the_tracking_link(
     browsing.look(page)
     assert "Vui lòng nhập thư điện tử." in field_error(page, "applicant.email")
     assert "Vui lòng nhập mã xác nhận." in field_error(page, "captcha_answer")
-    assert "Vui lòng đính kèm tệp" in page.get_by_role("alert").inner_text()
+    assert "vui lòng đính kèm tệp cho thành phần này." in page.get_by_role("alert").inner_text()
     assert value_of(page, "declaration.child_full_name") == "Lê Thị Bé"
     # "Lấy mã khác": a new image, the form kept
     first_image = page.get_by_role("img", name=re.compile("^Mã xác nhận")).get_attribute("src")

@@ -138,6 +138,8 @@ class Tracked(ApiModel):
     rejection_reason: str | None = None
     results: list[StoredFile] = []
     history: list[HistoryEntry] = []
+    overdue: bool = False
+    """Not said to the tracking link's holder."""
 
 
 @dataclass(frozen=True)

@@ -278,11 +278,18 @@ def _labels(items: list[declarations.Field]) -> dict[str, str]:
     return found
 
 
+def _short(text: str, limit: int = 90) -> str:
+    """A long name (a component's can be a paragraph) cut at a word, for the summary."""
+    if len(text) <= limit:
+        return text
+    return text[:limit].rsplit(" ", 1)[0].rstrip(" ,;:") + "…"
+
+
 def name_the_fields(view: FilingView) -> None:
     """A message at a field says which field, for the error summary at the top ("Giới tính:
     trường này là bắt buộc."), unless it already does."""
     labels = _labels(view.applicant) | _labels(view.declaration)
-    labels |= {f"components.{c.id}": c.name[:120] for c in view.procedure.components}
+    labels |= {f"components.{c.id}": _short(c.name) for c in view.procedure.components}
     labels |= {"agency_id": "Xã, phường nơi nộp hồ sơ", "captcha_answer": "Mã xác nhận"}
     for name, message in view.form.errors.items():
         label = labels.get(name)
