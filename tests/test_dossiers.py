@@ -8,9 +8,9 @@ import datetime as dt
 import re
 import threading
 import uuid
-from urllib.parse import urlsplit
 from collections.abc import Iterator
 from typing import Any
+from urllib.parse import urlsplit
 
 import httpx
 import pytest

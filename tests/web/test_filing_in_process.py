@@ -74,6 +74,7 @@ def test_the_tracking_page_and_its_result_download() -> None:
     with client(api) as http:
         page = http.get("/theo-doi-ho-so", params={"code": TRACKED["code"], "token": "the-token"})
         assert page.status_code == 200
+        assert page.headers["cache-control"] == "private, no-store"  # a token in its address
         for shown in ("Hồ sơ đã trả kết quả", "Phường Thành Sen", TRACKED["deadline_note"]):
             assert shown in page.text, shown
         assert "Người nộp hồ sơ" in page.text and "Gửi hồ sơ" in page.text  # the history

@@ -56,6 +56,9 @@ ACCOUNTLESS_KEY = "accountless"
 """Session key: {dossier id: capability token} of the accountless drafts this browser holds."""
 ACCOUNTLESS_KEPT = 5
 SENT_KEY = "accountless_sent"
+NO_STORE = {"Cache-Control": "private, no-store"}
+"""A person's dossier (its applicant, declaration, files, a tracking token in the address) is
+not kept by the browser or a shared computer's cache."""
 ACCOUNTLESS = "/nop-ho-so-khong-tai-khoan"
 """Pages of an accountless dossier once created: its files and sending, then the code."""
 
@@ -311,6 +314,7 @@ def show_form(request: Request, view: FilingView, status_code: int = 200) -> HTM
             "accept": ACCEPT_ATTRIBUTE,
         },
         status_code=status_code,
+        headers=NO_STORE,
     )
 
 
@@ -528,7 +532,7 @@ async def discard_confirmation(
     dossier = await _own(dossiers, token, dossier_id)
     if dossier.status != "draft":
         return RedirectResponse(f"/ho-so/{dossier.id}", status_code=303)
-    return render(request, "dossiers/discard.html", {"dossier": dossier})
+    return render(request, "dossiers/discard.html", {"dossier": dossier}, headers=NO_STORE)
 
 
 @router.post("/ho-so/{dossier_id}/xoa")
@@ -575,6 +579,7 @@ async def dossier_page(
                 f"/ho-so/{quote(dossier.id, safe='')}/ket-qua/" + quote(f.id, safe="")
             ),
         },
+        headers=NO_STORE,
     )
 
 
@@ -587,7 +592,12 @@ async def dossier_history(
     dossier, history = await asyncio.gather(
         dossiers.get(who, dossier_id), dossiers.history(who, dossier_id)
     )
-    return render(request, "dossiers/history.html", {"dossier": dossier, "history": history})
+    return render(
+        request,
+        "dossiers/history.html",
+        {"dossier": dossier, "history": history},
+        headers=NO_STORE,
+    )
 
 
 def _pass_on(upstream: Any) -> StreamingResponse:
@@ -785,6 +795,7 @@ def _accountless_files(
             "accept": ACCEPT_ATTRIBUTE,
         },
         status_code=status_code,
+        headers=NO_STORE,
     )
 
 
@@ -804,7 +815,7 @@ async def accountless_sent(request: Request) -> Response:
     sent = request.session.get(SENT_KEY)
     if not isinstance(sent, dict):
         return RedirectResponse("/thu-tuc", status_code=303)
-    return render(request, "dossiers/accountless_sent.html", {"sent": sent})
+    return render(request, "dossiers/accountless_sent.html", {"sent": sent}, headers=NO_STORE)
 
 
 @router.get(ACCOUNTLESS + "/{dossier_id}", response_class=HTMLResponse)
@@ -859,6 +870,7 @@ async def tracking(
             "tracked": tracked,
             "result_href": lambda f: f"/theo-doi-ho-so/ket-qua/{quote(f.id, safe='')}?{query}",
         },
+        headers=NO_STORE,
     )
 
 

@@ -15,6 +15,7 @@ from web import auth
 from web.clients.dossiers import Credential, Status
 from web.csrf import page_router
 from web.pages import Dossiers
+from web.pages.filing import NO_STORE
 from web.templating import render
 
 router = page_router()
@@ -59,4 +60,5 @@ async def folder(
             "status": status,
             "listed": listed,
         },
+        headers=NO_STORE,
     )
