@@ -339,7 +339,7 @@ def _build_dossiers(world: World) -> None:
 
 def _tracking_token(world: World, email: str, code: str) -> str:
     [mail] = world.smtp.wait_for(email, 1)
-    match = re.search(r"/track\?(\S+)", mail.text)
+    match = re.search(r"/theo-doi-ho-so\?(\S+)", mail.text)  # the pages' tracking page
     assert match and code in mail.text, mail.text
     query = parse_qs(urlsplit("/?" + match.group(1).rstrip(".,)")).query)
     return query["token"][0]

@@ -10,6 +10,7 @@ import threading
 import uuid
 from collections.abc import Iterator
 from typing import Any
+from urllib.parse import urlsplit
 
 import httpx
 import pytest
@@ -172,9 +173,12 @@ def test_accountless_filer_from_captcha_to_tracking_link_to_rejection(
     assert sent.status_code == 200, sent.text
     code = sent.json()["code"]
     [submitted] = mail_about(smtp, email_address, 1)
-    link = re.search(r"https?://\S+/track\?\S+", submitted.text)
+    link = re.search(r"https?://\S+/theo-doi-ho-so\?\S+", submitted.text)
     assert link and code in submitted.text
-    tracking_url = link.group(0).rstrip(".,)")
+    page_url = link.group(0).rstrip(".,)")
+    assert page_url.startswith(stack.base_url + "/theo-doi-ho-so?")  # a page, not the API
+    # the API's tracking route takes the link's query as it is
+    tracking_url = f"{stack.base_url}/api/v1/dossiers/track?{urlsplit(page_url).query}"
     tracked = httpx.get(tracking_url).json()
     assert tracked["code"] == code and tracked["status"] == "submitted"
     assert "applicant" not in tracked and "declaration" not in tracked

@@ -387,7 +387,13 @@ def test_pages_through_nginx(gateway: str) -> None:
 
 @pytest.mark.parametrize(
     ("path", "burst"),
-    [("/dang-nhap", 20), ("/can-bo/dang-nhap", 20), ("/dang-ky", 10), ("/quen-mat-khau", 10)],
+    [
+        ("/dang-nhap", 20),
+        ("/can-bo/dang-nhap", 20),
+        ("/dang-ky", 10),
+        ("/quen-mat-khau", 10),
+        ("/nop-ho-so/1.001193/khong-tai-khoan", 10),  # filing without an account
+    ],
 )
 def test_hammering_the_pages_forms_is_slowed_per_address(
     gateway: str, path: str, burst: int

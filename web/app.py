@@ -17,10 +17,10 @@ from starlette.staticfiles import StaticFiles
 from web.auth import TokenKeeper
 from web.clients.accounts import AccountsClient
 from web.clients.catalogue import CatalogueClient
-from web.clients.dossiers import ProcessingClient
+from web.clients.dossiers import DossiersClient, ProcessingClient
 from web.errors import PAGES, install_error_pages
 from web.headers import PageHeaders
-from web.pages import accounts, admin, catalogue, officer, upcoming
+from web.pages import accounts, admin, catalogue, filing, folders, officer
 from web.sessions import install_sessions
 from web.settings import WebSettings, get_settings
 from web.templating import STATIC, render_text
@@ -30,6 +30,7 @@ from web.templating import STATIC, render_text
 class Clients:
     accounts: AccountsClient
     catalogue: CatalogueClient
+    dossiers: DossiersClient
     processing: ProcessingClient
     """The dossiers API's officers' calls."""
 
@@ -69,6 +70,7 @@ def create_app(
     app.state.clients = Clients(
         accounts=AccountsClient(http, settings.accounts_url),
         catalogue=CatalogueClient(http, settings.catalogue_url),
+        dossiers=DossiersClient(http, settings.dossiers_url),
         processing=ProcessingClient(http, settings.dossiers_url),
     )
 
@@ -87,7 +89,7 @@ def create_app(
         return JSONResponse({"redis": "ok"})
 
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
-    for module in (catalogue, accounts, upcoming):
+    for module in (catalogue, accounts, filing, folders):
         app.include_router(module.router)
     for module in (officer, admin):  # the officers' console, the admins' pages
         app.include_router(module.router)

@@ -86,7 +86,7 @@ FILTERS: dict[str, Any] = {
 GLOBALS: dict[str, Any] = {"duration": duration, "fee": fee, "tier_slug": SLUG_OF_TIER}
 
 
-# -- dates and the processing of dossiers (officers' pages) ---------------------------------
+# -- dossiers: the history's words, roles and local times ----------------------------------------
 
 VIETNAM = timezone(timedelta(hours=7), "ICT")
 """Vietnam's time (UTC+7, no daylight saving): every time a page shows."""
@@ -111,24 +111,24 @@ ACTORS = {
 ROLES = {"officer": "Cán bộ", "admin": "Quản trị viên", "citizen": "Công dân"}
 
 
+def _local(value: datetime) -> datetime:
+    return value.astimezone(VIETNAM) if value.tzinfo else value
+
+
 def local_datetime(value: datetime | None) -> str:
     """`14:05 ngày 03/02/2026`, in Vietnam's time."""
-    if value is None:
-        return ""
-    local = value.astimezone(VIETNAM) if value.tzinfo else value
-    return f"{local:%H:%M} ngày {local:%d/%m/%Y}"
+    return f"{_local(value):%H:%M} ngày {_local(value):%d/%m/%Y}" if value else ""
 
 
 def local_date(value: datetime | None) -> str:
-    if value is None:
-        return ""
-    local = value.astimezone(VIETNAM) if value.tzinfo else value
-    return f"{local:%d/%m/%Y}"
+    """`03/02/2026`, in Vietnam's time."""
+    return f"{_local(value):%d/%m/%Y}" if value else ""
 
 
 FILTERS.update(
     {
         "local_datetime": local_datetime,
+        "local_time": local_datetime,
         "local_date": local_date,
         "action_label": lambda a: ACTIONS.get(a, a),
         "actor_label": lambda r: ACTORS.get(r, r),

@@ -195,6 +195,7 @@ class HistoryOut(BaseModel):
 class TrackOut(BaseModel):
     """What the tracking link shows: status and history, minimal personal data."""
 
+    id: str = Field(description="the dossier's id, for its result files (`/{id}/results/…`)")
     code: str
     status: Status
     status_label: str

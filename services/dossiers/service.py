@@ -10,7 +10,7 @@ import json
 import secrets
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import urlencode
+from urllib.parse import quote, urlencode
 
 from jsonschema import Draft202012Validator
 from sqlalchemy import delete, func, select, update
@@ -66,6 +66,11 @@ TRANSITIONS: dict[str, tuple[frozenset[str], str]] = {
     "return_result": (frozenset({"processing"}), "result_returned"),
 }
 EDITABLE = frozenset({"draft", "supplement_requested"})
+TRACKING_PAGE = "/theo-doi-ho-so"
+"""The pages' tracking page (web/pages/filing.py), under `PORTAL_PUBLIC_URL`: the e-mailed link
+opens a page, not the API's JSON (the API keeps `GET /track` with the same `code` and `token`)."""
+DOSSIER_PAGE = "/ho-so/{id}"
+"""The pages' dossier page of an account holder's dossier (sign-in first, then back there)."""
 STEP_ALLOWED = frozenset({"processing"})
 EMAIL_OF_STATUS = {
     "submitted": "dossier_submitted",
@@ -591,10 +596,11 @@ class DossierService:
 
     async def _notify(self, dossier: Dossier, *, tracking: str | None) -> None:
         template = EMAIL_OF_STATUS[dossier.status]
-        base = self.settings.public_url.rstrip("/") + "/api/v1/dossiers"
+        pages = self.settings.public_url.rstrip("/")
         tracking_url = None
         if dossier.accountless and tracking:
-            tracking_url = f"{base}/track?" + urlencode({"code": dossier.code, "token": tracking})
+            query = urlencode({"code": dossier.code, "token": tracking})
+            tracking_url = f"{pages}{TRACKING_PAGE}?{query}"
         context: dict[str, Any] = {
             # An accountless filer named an address nobody confirmed: the e-mails to it carry
             # none of the filer's text, the name included (issue 11, item 10).
@@ -608,7 +614,9 @@ class DossierService:
             "status": dossier.status,
             "status_label": STATUS_LABELS[dossier.status],
             "accountless": dossier.accountless,
-            "dossier_url": None if dossier.accountless else f"{base}/{dossier.id}",
+            "dossier_url": None
+            if dossier.accountless
+            else pages + DOSSIER_PAGE.format(id=quote(dossier.id, safe="")),
             "tracking_url": tracking_url,
             "occurred_at": local_time(utcnow()),
         }
@@ -811,7 +819,10 @@ class DossierService:
         dossier = await self._tracked(code, token)
         summary = self._summary_fields(dossier)
         return {
-            **{k: summary[k] for k in ("code", "status", "status_label", "procedure", "agency")},
+            **{
+                k: summary[k]
+                for k in ("id", "code", "status", "status_label", "procedure", "agency")
+            },
             "submitted_at": dossier.submitted_at,
             "due_at": dossier.due_at,
             "deadline_note": summary["deadline_note"],

@@ -139,10 +139,10 @@ class ApiClient:
         json_body: Any = None,
         data: dict[str, Any] | None = None,
         headers: dict[str, str] | None = None,
-        files: list[tuple[str, tuple[str, Any, str]]] | None = None,
+        files: Any = None,
     ) -> httpx.Response:
         """One call; raises `ApiProblem` for a 4xx/5xx problem, `ApiUnavailable` when down.
-        `files`: multipart parts as httpx takes them, `(field, (filename, file, type))`."""
+        `files`: multipart parts as httpx takes them (a page's upload passed on as it is)."""
         clean = {k: v for k, v in (params or {}).items() if v is not None and v != ""}
         try:
             response = await self.http.request(
@@ -183,10 +183,17 @@ class ApiClient:
                 return items
             page += 1
 
-    async def stream(self, path: str, headers: dict[str, str] | None = None) -> httpx.Response:
-        """A GET whose body the caller streams on (a file); the caller closes it."""
+    async def stream(
+        self,
+        path: str,
+        *,
+        headers: dict[str, str] | None = None,
+        params: dict[str, Any] | None = None,
+    ) -> httpx.Response:
+        """A GET whose body the caller streams on (a file); the caller closes it. `headers`:
+        e.g. the person's token, for a file only its owner may read."""
         request = self.http.build_request(
-            "GET", self.base_url + path, headers=self._headers(headers)
+            "GET", self.base_url + path, headers=self._headers(headers), params=params
         )
         try:
             response = await self.http.send(request, stream=True)

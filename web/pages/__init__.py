@@ -8,6 +8,7 @@ from fastapi import Depends, Request
 
 from web.clients.accounts import AccountsClient
 from web.clients.catalogue import CatalogueClient
+from web.clients.dossiers import DossiersClient
 
 
 def _catalogue(request: Request) -> CatalogueClient:
@@ -18,5 +19,10 @@ def _accounts(request: Request) -> AccountsClient:
     return request.app.state.clients.accounts  # type: ignore[no-any-return]
 
 
+def _dossiers(request: Request) -> DossiersClient:
+    return request.app.state.clients.dossiers  # type: ignore[no-any-return]
+
+
 Catalogue = Annotated[CatalogueClient, Depends(_catalogue)]
 Accounts = Annotated[AccountsClient, Depends(_accounts)]
+Dossiers = Annotated[DossiersClient, Depends(_dossiers)]
