@@ -250,7 +250,7 @@ def test_an_invited_officer_processes_dossiers_to_a_result_and_a_rejection(
     late.get_by_role("link", name=dossier["code"]).click()
     page.wait_for_url(f"**/can-bo/ho-so/{dossier['id']}")
     browsing.look(page)
-    assert "Quá hạn" in page.locator(".dossier-status").inner_text()
+    assert "Quá hạn" in page.locator(".case-status").inner_text()
     if js:
         both_widths(page, "can-bo-xu-ly-ho-so")
 
