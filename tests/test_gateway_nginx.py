@@ -297,6 +297,30 @@ def test_body_size_limits(gateway: str) -> None:
         f"{gateway}/api/v1/catalogue/procedures", content=b"0" * (2 * mb), timeout=30
     )
     _problem(response, 413)
+    # a form template (up to 10 MB) reaches the catalogue API, which asks who is sending it
+    response = httpx.post(
+        f"{gateway}/api/v1/catalogue/procedures/1.002181/forms",
+        files={"file": ("mau.pdf", b"%PDF-" + b"0" * (5 * mb), "application/pdf")},
+        timeout=30,
+    )
+    _problem(response, 401)
+
+
+def test_page_forms_are_bounded_except_where_they_take_files(gateway: str) -> None:
+    """Every page form is held to 1 MB before the web app parses it; the pages that take a
+    dossier's files (and a result's, a form template's) to 55 MB."""
+    mb = 1024 * 1024
+    for path in ("/dang-ky", "/dang-nhap", "/ho-so/abc/xoa", "/can-bo/ho-so/abc/tra-lai"):
+        status, body, content_type = _post_with_declared_length(gateway, path, 2 * mb)
+        assert status == 413 and content_type.startswith("text/html"), path
+        assert "quá lớn" in body.decode(), path
+    # a file page takes 20 MB past nginx; the web app then wants the form's token (403 page)
+    response = httpx.post(
+        f"{gateway}/nop-ho-so/1.002181",
+        files={"tep": ("a.pdf", b"%PDF-" + b"0" * (20 * mb), "application/pdf")},
+        timeout=60,
+    )
+    assert response.status_code == 403 and response.headers["content-type"].startswith("text/html")
 
 
 @pytest.mark.parametrize(

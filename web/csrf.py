@@ -20,8 +20,9 @@ import secrets
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from fastapi import APIRouter, Request, Response
+from fastapi import APIRouter, HTTPException, Request, Response
 from fastapi.routing import APIRoute
+from starlette.types import Message
 
 FIELD = "csrf_token"
 SESSION_KEY = "csrf"
@@ -96,18 +97,55 @@ def _own_origin(request: Request) -> str:
     return f"{request.url.scheme}://{host}".lower()
 
 
+FORM_BODY_BYTES = 1024 * 1024
+"""A page form's body, unless its route takes files (`max_body_size=`): checked before the form
+is parsed, so a stranger cannot make the web app write large bodies to disk on any route."""
+
+
+UPLOAD_BODY_BYTES = 55 * 1024 * 1024
+"""A form that carries files (a dossier's, a result's, a form template): a dossier's 50 MB and
+the form around them; nginx's `client_max_body_size` on the same routes."""
+
+
 class ProtectedRoute(APIRoute):
-    """A page route whose unsafe methods are refused without a valid CSRF token."""
+    """A page route whose unsafe methods are refused without a valid CSRF token, and whose body
+    is bounded (`max_body_size`, else `FORM_BODY_BYTES`): 413 before anything is read."""
+
+    def __init__(self, path: str, endpoint: Callable[..., Any], **kwargs: Any) -> None:
+        # enforced here, answered with the 413 page (Starlette's own limiter answers plain text)
+        limit = kwargs.pop("max_body_size", None)
+        super().__init__(path, endpoint, **kwargs)
+        self.max_body_size = limit
 
     def get_route_handler(self) -> Callable[[Request], Awaitable[Response]]:
         handler = super().get_route_handler()
 
         async def protected(request: Request) -> Response:
             if request.method not in SAFE_METHODS:
+                _bound_body(request, self.max_body_size or FORM_BODY_BYTES)
                 await verify(request)
             return await handler(request)
 
         return protected
+
+
+def _bound_body(request: Request, limit: int) -> None:
+    """Refuse a body announced larger than `limit`; count one that streams in."""
+    declared = request.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > limit:
+        raise HTTPException(413)
+    receive = request._receive  # noqa: SLF001 (Starlette reads the body through it)
+    received = 0
+
+    async def receive_bounded() -> Message:
+        nonlocal received
+        message = await receive()
+        received += len(message.get("body", b""))
+        if received > limit:
+            raise HTTPException(413)
+        return message
+
+    request._receive = receive_bounded  # noqa: SLF001
 
 
 def page_router(**kwargs: Any) -> APIRouter:

@@ -31,6 +31,11 @@ PAGES: dict[int, tuple[str, str]] = {
         "hoặc tìm thủ tục từ trang chủ.",
     ),
     405: ("Yêu cầu không hợp lệ", "Trang này không nhận yêu cầu theo cách đó."),
+    413: (
+        "Dữ liệu gửi lên quá lớn",
+        "Biểu mẫu hoặc các tệp gửi kèm vượt quá dung lượng cho phép (10 MB mỗi tệp, 50 MB mỗi "
+        "hồ sơ). Vui lòng quay lại, chọn tệp nhỏ hơn rồi gửi lại.",
+    ),
     429: (
         "Quá nhiều yêu cầu",
         "Bạn đã gửi quá nhiều yêu cầu trong thời gian ngắn. Vui lòng chờ một lát rồi thử lại.",

@@ -19,7 +19,7 @@ from starlette.exceptions import HTTPException
 from web import auth, sessions
 from web.clients.base import ApiProblem
 from web.clients.catalogue import Agency, ProcedureDetail
-from web.csrf import page_router
+from web.csrf import UPLOAD_BODY_BYTES, page_router
 from web.forms import FormState, uploaded
 from web.labels import CHANNELS, ONLINE, TIERS
 from web.pages import Accounts, Catalogue
@@ -510,7 +510,9 @@ FORM_TYPES = "PDF, DOC, DOCX, XLS, XLSX"
 FORM_ACCEPT = ".pdf,.doc,.docx,.xls,.xlsx"
 
 
-@router.post("/quan-tri/thu-tuc/{code}/mau", response_class=HTMLResponse)
+@router.post(
+    "/quan-tri/thu-tuc/{code}/mau", response_class=HTMLResponse, max_body_size=UPLOAD_BODY_BYTES
+)
 async def upload_form(request: Request, catalogue: Catalogue, staff: Admin, code: str) -> Response:
     """A form template's file ("Tải về" on the procedure page), for a form the catalogue
     names or a new one; the catalogue checks the type by content and publishes a version."""

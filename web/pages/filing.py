@@ -29,7 +29,7 @@ from web.clients.accounts import Captcha, Profile
 from web.clients.base import ApiProblem
 from web.clients.catalogue import ProcedureDetail
 from web.clients.dossiers import Credential, Dossier, DossiersClient, Upload
-from web.csrf import page_router
+from web.csrf import UPLOAD_BODY_BYTES, page_router
 from web.errors import error_page
 from web.forms import FormState, uploaded
 from web.pages import Accounts, Catalogue, Dossiers
@@ -354,7 +354,7 @@ async def new_dossier(
     return show_form(request, view)
 
 
-@router.post("/nop-ho-so/{code}", response_class=HTMLResponse)
+@router.post("/nop-ho-so/{code}", response_class=HTMLResponse, max_body_size=UPLOAD_BODY_BYTES)
 async def create_dossier(
     request: Request,
     code: str,
@@ -477,7 +477,9 @@ async def edit_dossier(
     return show_form(request, view)
 
 
-@router.post("/ho-so/{dossier_id}/sua", response_class=HTMLResponse)
+@router.post(
+    "/ho-so/{dossier_id}/sua", response_class=HTMLResponse, max_body_size=UPLOAD_BODY_BYTES
+)
 async def save_dossier(
     request: Request,
     dossier_id: str,
@@ -686,7 +688,11 @@ async def new_accountless(
     )
 
 
-@router.post("/nop-ho-so/{code}/khong-tai-khoan", response_class=HTMLResponse)
+@router.post(
+    "/nop-ho-so/{code}/khong-tai-khoan",
+    response_class=HTMLResponse,
+    max_body_size=UPLOAD_BODY_BYTES,
+)
 async def file_accountless(
     request: Request,
     code: str,
@@ -828,7 +834,9 @@ async def accountless_files(
     return _accountless_files(request, procedure, dossier, FormState())
 
 
-@router.post(ACCOUNTLESS + "/{dossier_id}", response_class=HTMLResponse)
+@router.post(
+    ACCOUNTLESS + "/{dossier_id}", response_class=HTMLResponse, max_body_size=UPLOAD_BODY_BYTES
+)
 async def send_accountless_files(
     request: Request, dossier_id: str, catalogue: Catalogue, dossiers: Dossiers
 ) -> Response:

@@ -31,7 +31,7 @@ from web.clients.dossiers import (
     DossierStatus,
     ProcessingClient,
 )
-from web.csrf import page_router
+from web.csrf import UPLOAD_BODY_BYTES, page_router
 from web.forms import FormState, secret
 from web.labels import STATUSES
 from web.pages import Accounts, Catalogue
@@ -477,7 +477,11 @@ def chosen_files(submitted: FormData, name: str) -> list[UploadFile]:
     return [v for v in submitted.getlist(name) if isinstance(v, UploadFile) and v.filename]
 
 
-@router.post("/can-bo/ho-so/{dossier_id}/tra-ket-qua", response_class=HTMLResponse)
+@router.post(
+    "/can-bo/ho-so/{dossier_id}/tra-ket-qua",
+    response_class=HTMLResponse,
+    max_body_size=UPLOAD_BODY_BYTES,
+)
 async def return_result(
     request: Request,
     processing: Processing,
