@@ -288,6 +288,18 @@ def test_free_form_values_are_bounded(dossiers: httpx.Client, citizen: dict[str,
         headers={**citizen, "Content-Type": "application/json"},
     )
     assert huge.status_code == 413 and huge.headers["content-type"] == PROBLEM
+    # a route with its own, larger bound answers past it the same way (a file over 10 MB)
+    draft = dossiers.post(
+        "/", json={"procedure_id": LAWYERS_BRANCH, "applicant": APPLICANT}, headers=citizen
+    ).json()
+    component = draft["components"][0]["id"]
+    oversize = dossiers.post(
+        f"/{draft['id']}/components/{component}/files",
+        files={"file": ("lon.pdf", pdf("x") + b"0" * (11 * 1024 * 1024), "application/pdf")},
+        headers=citizen,
+    )
+    assert oversize.status_code == 413 and oversize.headers["content-type"] == PROBLEM
+    assert dossiers.delete(f"/{draft['id']}", headers=citizen).status_code == 204
     assert own_count(dossiers, citizen) == before
 
 

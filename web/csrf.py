@@ -112,17 +112,17 @@ class ProtectedRoute(APIRoute):
     is bounded (`max_body_size`, else `FORM_BODY_BYTES`): 413 before anything is read."""
 
     def __init__(self, path: str, endpoint: Callable[..., Any], **kwargs: Any) -> None:
-        # enforced here, answered with the 413 page (Starlette's own limiter answers plain text)
-        limit = kwargs.pop("max_body_size", None)
+        # enforced here, answered with the 413 page: given to FastAPI, Starlette's own limiter
+        # would answer in plain text (see services.kernel.web.PortalRoute)
+        self.body_limit: int | None = kwargs.pop("max_body_size", None)
         super().__init__(path, endpoint, **kwargs)
-        self.max_body_size = limit
 
     def get_route_handler(self) -> Callable[[Request], Awaitable[Response]]:
         handler = super().get_route_handler()
 
         async def protected(request: Request) -> Response:
             if request.method not in SAFE_METHODS:
-                _bound_body(request, self.max_body_size or FORM_BODY_BYTES)
+                _bound_body(request, self.body_limit or FORM_BODY_BYTES)
                 await verify(request)
             return await handler(request)
 

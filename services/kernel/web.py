@@ -130,17 +130,18 @@ class PortalRoute(APIRoute):
     """
 
     def __init__(self, path: str, endpoint: Callable[..., Any], **kwargs: Any) -> None:
-        # The limit is enforced here, with a problem+json answer: Starlette's own limiter
-        # answers 413 in plain text, replacing whatever the app answers.
-        limit = kwargs.pop("max_body_size", None)
+        # The limit is enforced here, with a problem+json answer: FastAPI would hand it to
+        # Starlette's limiter, which answers 413 in plain text, replacing whatever the app
+        # answers. So `max_body_size` stays None for FastAPI; an included router's routes
+        # still run this route's own handler, which reads `body_limit`.
+        self.body_limit: int | None = kwargs.pop("max_body_size", None)
         super().__init__(path, endpoint, **kwargs)
-        self.max_body_size = limit  # include_router passes it on to the route it makes
 
     def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
         handler = super().get_route_handler()
 
         async def handle(request: Request) -> Response:
-            limit = self.max_body_size or request.app.state.settings.max_body_bytes
+            limit = self.body_limit or request.app.state.settings.max_body_bytes
             bound_body(request, limit)
             await _check_json_body(request)
             try:

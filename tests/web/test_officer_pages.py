@@ -125,7 +125,7 @@ def count_of(page: Any, tab: str) -> int:
 
 
 def status_of(page: Any) -> str:
-    return str(page.locator(".dossier-status strong").first.inner_text())
+    return str(page.locator(".case-status strong").first.inner_text())
 
 
 def act(browsing: Browsing, page: Any, button: str) -> Any:

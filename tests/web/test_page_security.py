@@ -358,5 +358,6 @@ def test_a_large_body_is_refused_before_the_form_is_read(stack: Stack) -> None:
         assert refused.status_code == 413, path
         assert refused.headers["content-type"].startswith("text/html")
         assert "Dữ liệu gửi lên quá lớn" in refused.text
-    taken = httpx.post(f"{stack.base_url}/nop-ho-so/1.002181", data=big, timeout=30)
+    a_file = {"tep": ("a.pdf", b"%PDF-" + b"0" * (2 * 1024 * 1024), "application/pdf")}
+    taken = httpx.post(f"{stack.base_url}/nop-ho-so/1.002181", files=a_file, timeout=30)
     assert taken.status_code == 403  # within the file pages' bound: on to the CSRF check

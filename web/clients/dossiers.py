@@ -490,10 +490,12 @@ class ProcessingClient(ApiClient):
     async def attachment(self, token: str, dossier_id: str, file_id: str) -> httpx.Response:
         """A component's file, streamed: the caller passes it on and closes it."""
         return await self.stream(
-            f"/{path_segment(dossier_id)}/files/{path_segment(file_id)}", self._auth(token)
+            f"/{path_segment(dossier_id)}/files/{path_segment(file_id)}",
+            headers=self._auth(token),
         )
 
     async def result_file(self, token: str, dossier_id: str, file_id: str) -> httpx.Response:
         return await self.stream(
-            f"/{path_segment(dossier_id)}/results/{path_segment(file_id)}", self._auth(token)
+            f"/{path_segment(dossier_id)}/results/{path_segment(file_id)}",
+            headers=self._auth(token),
         )
