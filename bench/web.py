@@ -74,6 +74,7 @@ LIGHTHOUSE_PAGES = {
     "search results": "/thu-tuc?q=dang+ky+khai+sinh",
     "procedure": f"/thu-tuc/{BIRTH}",
     "registration form": "/dang-ky",
+    "filing form (without an account)": f"/nop-ho-so/{BIRTH}/khong-tai-khoan",
 }
 CHROMIUM_FLAGS = (
     "--headless --no-sandbox --disable-gpu --disable-quic --no-first-run "
