@@ -38,6 +38,10 @@ class WebSettings(BaseSettings):
     """A session nobody used for this long is gone (the cookie and the Redis key)."""
     session_cookie: str = ""
     """Default: `__Host-phien` in production (Secure, whole site, no Domain), `phien` else."""
+    device_cookie: str = ""
+    """Default: `__Host-thiet-bi` in production, `thiet-bi` else: the accounts API's device token
+    of the last account that signed in on this browser (OWASP's "device cookie")."""
+    device_cookie_days: int = Field(180, ge=1)
     static_max_age: int = Field(365 * 24 * 3600, ge=0)
     """Cache lifetime of versioned static files (`/static/...?v=<hash>`)."""
 
@@ -49,6 +53,8 @@ class WebSettings(BaseSettings):
         self.dossiers_url = (self.dossiers_url or f"{base}/dossiers").rstrip("/")
         if not self.session_cookie:
             self.session_cookie = "__Host-phien" if self.production else "phien"
+        if not self.device_cookie:
+            self.device_cookie = "__Host-thiet-bi" if self.production else "thiet-bi"
         return self
 
     @property

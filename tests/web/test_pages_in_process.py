@@ -112,3 +112,42 @@ def test_an_id_in_a_page_address_reaches_only_its_own_api_route(page: str, reach
     with client(api) as http:
         assert http.get(page).status_code == 404
     assert asked and asked[0] == reaching, asked
+
+
+def test_the_browser_keeps_its_device_token_and_gives_it_back(redis_url: str) -> None:
+    """OWASP's device cookie: the accounts API's `device_token` of a sign-in through the pages
+    is kept in an HttpOnly, SameSite=Strict cookie and sent back at the next sign-in, so an
+    attacker locking the account from elsewhere does not lock out this browser's owner."""
+    import re
+    from urllib.parse import parse_qs
+
+    sent: list[dict[str, list[str]]] = []
+
+    def api(request: httpx.Request) -> httpx.Response:
+        if request.url.path.endswith("/accounts/token"):
+            sent.append(parse_qs(request.content.decode()))
+            tokens = {"access_token": "a", "refresh_token": "r", "expires_in": 900}
+            return httpx.Response(200, json={**tokens, "device_token": "thiet-bi-cua-toi"})
+        if request.url.path.endswith("/accounts/me"):
+            me = {"id": "u", "email": "an@example.vn", "full_name": "An", "role": "citizen"}
+            return httpx.Response(200, json=me)
+        if request.url.path.endswith("/accounts/logout"):
+            return httpx.Response(204)
+        return httpx.Response(404, json={"type": "x/not-found", "status": 404, "detail": "Không."})
+
+    settings = WebSettings(api_url="http://api.test/api/v1", redis_url=redis_url)
+    with TestClient(create_app(settings, transport=httpx.MockTransport(api))) as browser:
+        for _ in range(2):
+            form = browser.get("/dang-nhap").text
+            hidden = dict(re.findall(r'<input type="hidden" name="([^"]+)" value="([^"]*)"', form))
+            answer = browser.post(
+                "/dang-nhap",
+                data={**hidden, "email": "an@example.vn", "password": "Mat-khau-2025"},
+                follow_redirects=False,
+            )
+            assert answer.status_code == 303
+            cookie = answer.headers["set-cookie"]
+            assert "thiet-bi=thiet-bi-cua-toi" in cookie and "HttpOnly" in cookie
+            assert "samesite=strict" in cookie.lower()
+    assert "device_token" not in sent[0]
+    assert sent[1]["device_token"] == ["thiet-bi-cua-toi"]

@@ -102,9 +102,11 @@ async def _sign_in(request: Request, accounts: Accounts, *, officer: bool) -> Re
     password = secret(submitted, "password")
     target = _next(form.value("tiep"))
     form.require(SIGN_IN, {"password": password})
+    settings = request.app.state.settings
     if not form.invalid:
         try:
-            pair = await accounts.sign_in(form.value("email"), password)
+            device = request.cookies.get(settings.device_cookie)
+            pair = await accounts.sign_in(form.value("email"), password, device_token=device)
             profile = await accounts.me(pair.access_token)
         except ApiProblem as problem:
             form.apply(problem, fields={"username": "email"})
@@ -118,7 +120,18 @@ async def _sign_in(request: Request, accounts: Accounts, *, officer: bool) -> Re
             )
             session_id = sessions.start_signed_in(request, person)
             await auth.keeper(request).write(session_id, auth.HeldTokens.of(pair))
-            return RedirectResponse(target, status_code=303)
+            signed_in = RedirectResponse(target, status_code=303)
+            if pair.device_token:
+                signed_in.set_cookie(
+                    settings.device_cookie,
+                    pair.device_token,
+                    max_age=settings.device_cookie_days * 24 * 3600,
+                    path="/",
+                    secure=settings.production,
+                    httponly=True,
+                    samesite="strict",
+                )
+            return signed_in
     if password:
         form.keep_out(NOT_KEPT)
     return _sign_in_page(request, form, officer=officer, target=target, status_code=422)
