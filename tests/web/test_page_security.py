@@ -75,9 +75,14 @@ def test_sign_in_keeps_the_tokens_on_the_server_and_sign_out_revokes_them(
     page = sign_in(browsing, citizen, js=js)
     assert signed_in_as(page) == citizen["full_name"]
 
-    [cookie] = page.context.cookies()  # the only cookie the portal sets
-    assert cookie["name"] == "phien" and re.fullmatch(r"[0-9a-f]{32}", cookie["value"])
+    # two cookies: the session's opaque id, and the accounts API's device token
+    cookies = {c["name"]: c for c in page.context.cookies()}
+    assert set(cookies) == {"phien", "thiet-bi"}
+    cookie = cookies["phien"]
+    assert re.fullmatch(r"[0-9a-f]{32}", cookie["value"])
     assert cookie["httpOnly"] and cookie["sameSite"] == "Lax"
+    device = cookies["thiet-bi"]
+    assert device["httpOnly"] and device["sameSite"] == "Strict"
     session_id, session, tokens = session_of(stack, page)
     assert session["person"]["email"] == citizen["email"]
     refresh = tokens["refresh"]
