@@ -187,23 +187,6 @@ async def replay_emails(ids: Sequence[str] | None) -> ReplayResult:
 # --- outbox messages ----------------------------------------------------------------------------
 
 
-async def failing_messages(service: str, min_attempts: int) -> list[Any]:
-    db, outbox = service_database(service)
-    async with db.sessionmaker() as session:
-        rows = list(
-            await session.scalars(
-                select(outbox)
-                .where(
-                    outbox.published_at.is_(None),
-                    (outbox.last_error.is_not(None)) | (outbox.attempts >= min_attempts),
-                )
-                .order_by(outbox.created_at)
-            )
-        )
-    await db.dispose()
-    return rows
-
-
 async def replay_messages(service: str, ids: Sequence[str] | None, min_attempts: int) -> list[str]:
     """Make outbox rows due now for the relay: the given ids (published or not: consumers
     deduplicate by message id, so re-publishing a handled message is harmless), or (`ids=None`)

@@ -8,7 +8,7 @@ import uuid
 from typing import Any
 
 from services.dossiers.service import deadline_note
-from services.kernel.contracts import PROCESSING_TIME_UNKNOWN, parse_message
+from services.kernel.contracts import PROCESSING_TIME_UNKNOWN, ProcedurePublishedV1
 
 
 def _message(**procedure: Any) -> dict[str, Any]:
@@ -34,19 +34,18 @@ def _message(**procedure: Any) -> dict[str, Any]:
 
 
 def test_a_message_published_before_the_source_existed_is_read_as_before() -> None:
-    old = parse_message("dossiers.procedure_published", _message(processing_days=None))
-    snapshot = old.procedure.model_dump(mode="json")  # type: ignore[attr-defined]
+    old = ProcedurePublishedV1.model_validate(_message(processing_days=None))
+    snapshot = old.procedure.model_dump(mode="json")
     assert snapshot["processing_time_source"] is None
     assert deadline_note(snapshot["processing_days"]) == PROCESSING_TIME_UNKNOWN
-    stated = parse_message("dossiers.procedure_published", _message(processing_days=7))
-    assert deadline_note(stated.procedure.processing_days) is None  # type: ignore[attr-defined]
+    stated = ProcedurePublishedV1.model_validate(_message(processing_days=7))
+    assert deadline_note(stated.procedure.processing_days) is None
 
 
 def test_a_new_message_carries_the_source_and_unknown_fields_are_ignored() -> None:
-    new = parse_message(
-        "dossiers.procedure_published",
-        _message(processing_days=20, processing_time_source="admin", added_later="ignored"),
+    new = ProcedurePublishedV1.model_validate(
+        _message(processing_days=20, processing_time_source="admin", added_later="ignored")
     )
-    procedure = new.procedure  # type: ignore[attr-defined]
+    procedure = new.procedure
     assert (procedure.processing_days, procedure.processing_time_source) == (20, "admin")
     assert "added_later" not in procedure.model_dump()

@@ -112,7 +112,6 @@ ACCOUNT = ThrottlePolicy("account", 10, 15 * MINUTE, dt.timedelta(seconds=5), MI
 CLIENT = ThrottlePolicy("client", 50, 15 * MINUTE, MINUTE, 15 * MINUTE)
 # One browser that signed in to the account before (its device token): its own failures only.
 DEVICE = ThrottlePolicy("device", 5, 15 * MINUTE, dt.timedelta(seconds=2), 15 * MINUTE)
-POLICIES = (PAIR, ACCOUNT, CLIENT, DEVICE)
 
 
 @dataclass(frozen=True)

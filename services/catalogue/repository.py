@@ -5,7 +5,7 @@ space-separated terms, so they find the same candidates and rank them with the s
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -99,9 +99,6 @@ class CatalogueRepository:
     async def children(self, agency_id: str) -> Sequence[Agency]:
         return await self.agencies(None, agency_id)
 
-    async def all_agency_ids(self) -> set[str]:
-        return set((await self.session.scalars(select(Agency.id))).all())
-
     async def field(self, field_id: str) -> Field | None:
         return await self.session.get(Field, field_id)
 
@@ -138,10 +135,6 @@ class CatalogueRepository:
         if for_update:
             query = query.with_for_update()
         return await self.session.scalar(query)
-
-    async def procedures_by_code(self, codes: Iterable[str]) -> dict[str, Procedure]:
-        rows = await self.session.scalars(select(Procedure).where(Procedure.code.in_(list(codes))))
-        return {p.code: p for p in rows}
 
     async def forms(self, procedure_id: str) -> Sequence[Form]:
         return (

@@ -162,5 +162,3 @@ def require_role(*roles: str):  # type: ignore[no-untyped-def]
 
 
 CurrentAdmin = Annotated[Principal, Depends(require_role("admin"))]
-CurrentOfficer = Annotated[Principal, Depends(require_role("officer", "admin"))]
-CurrentCitizen = Annotated[Principal, Depends(require_role("citizen"))]

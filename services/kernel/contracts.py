@@ -141,7 +141,3 @@ class AgenciesPublishedV1(Contract):
 CONTRACTS: dict[str, type[Contract]] = {
     c.TASK: c for c in (SendEmailV1, SessionsRevokedV1, ProcedurePublishedV1, AgenciesPublishedV1)
 }
-
-
-def parse_message(task_name: str, payload: dict[str, Any]) -> Contract:
-    return CONTRACTS[task_name].model_validate(payload)

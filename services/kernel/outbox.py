@@ -251,15 +251,6 @@ class Relay:
             await session.commit()
             return published
 
-    async def pending_count(self) -> int:
-        from sqlalchemy import func
-
-        async with self.db.sessionmaker() as session:
-            return int(
-                await session.scalar(select(func.count()).where(self.outbox.published_at.is_(None)))
-                or 0
-            )
-
     async def run(self, poll_interval: float, stop: asyncio.Event, beat: Any = None) -> None:
         backoff = poll_interval
         while not stop.is_set():

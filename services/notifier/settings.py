@@ -75,11 +75,6 @@ class NotifierSettings(ServiceSettings):
         e-mail the server took may wait `record_sent_patience` more."""
         return self.batch_budget + self.message_timeout + self.record_sent_patience
 
-    @property
-    def redelivery_bound(self) -> float:
-        """The longest an e-mail held by a worker killed whole waits for a live worker."""
-        return self.celery_visibility_timeout + self.restore_interval
-
     @model_validator(mode="after")
     def _held_less_than_the_visibility_timeout(self) -> NotifierSettings:
         if not self.longest_batch < self.time_limit < self.celery_visibility_timeout:

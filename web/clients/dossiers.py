@@ -94,10 +94,6 @@ class Dossier(DossierSummary):
     def editable(self) -> bool:
         return self.status in ("draft", "supplement_requested")
 
-    @property
-    def files_bytes(self) -> int:
-        return sum(f.size for c in self.components for f in c.files)
-
 
 class AccountlessDossier(Dossier):
     token: str

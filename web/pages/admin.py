@@ -506,10 +506,6 @@ async def save(request: Request, catalogue: Catalogue, staff: Admin, code: str) 
     return _editor_page(request, procedure, form, FormState(), status_code=422)
 
 
-FORM_TYPES = "PDF, DOC, DOCX, XLS, XLSX"
-FORM_ACCEPT = ".pdf,.doc,.docx,.xls,.xlsx"
-
-
 @router.post(
     "/quan-tri/thu-tuc/{code}/mau", response_class=HTMLResponse, max_body_size=UPLOAD_BODY_BYTES
 )

@@ -38,9 +38,8 @@ from web.templating import render
 router = page_router()
 
 MAX_FILE_BYTES = 10 * 1024 * 1024
-MAX_DOSSIER_BYTES = 50 * 1024 * 1024
-"""The dossiers API's limits, shown on the form and checked before a file is passed on (the
-API checks them again, and the type by content)."""
+"""The dossiers API's limit on one file, shown on the form and checked before a file is passed
+on (the API checks it again, and the type by content)."""
 ACCEPTED_TYPES = {
     ".pdf": "PDF",
     ".jpg": "JPEG",
