@@ -10,7 +10,7 @@ WEB_ASSETS := web/node_modules/.package-lock.json
 TEST_DATABASE_URL ?= postgresql://postgres@127.0.0.1:5432/postgres
 TEST_REDIS_URL ?= redis://127.0.0.1:6379/14
 
-.PHONY: help install web-assets run test test-fast fuzz bench bench-catalogue faults import-catalogue lint format services clean
+.PHONY: help install web-assets run test test-unit test-fast fuzz bench bench-catalogue faults import-catalogue lint format services clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-17s %s\n", $$1, $$2}'
@@ -37,6 +37,9 @@ services: ## check PostgreSQL and Redis, start (or install) them when down; inst
 test: install services web-assets ## run the whole test suite (real PostgreSQL, Redis, Celery workers, SMTP, Chromium)
 	DATABASE_URL=$${DATABASE_URL:-$(TEST_DATABASE_URL)} REDIS_URL=$${REDIS_URL:-$(TEST_REDIS_URL)} \
 		$(UV) run --frozen pytest
+
+test-unit: install ## the fast tier alone (tests/unit): in-process, no server, PostgreSQL or Redis; under a minute
+	$(UV) run --frozen pytest tests/unit -q
 
 test-fast: install services web-assets ## the suite without the fault tests
 	DATABASE_URL=$${DATABASE_URL:-$(TEST_DATABASE_URL)} REDIS_URL=$${REDIS_URL:-$(TEST_REDIS_URL)} \

@@ -11,6 +11,7 @@ from collections.abc import Callable
 
 from sqlalchemy import delete, func, select
 
+from services.dossiers.lifecycle import Status
 from services.dossiers.models import (
     Dossier,
     DossierFile,
@@ -34,7 +35,10 @@ async def count_old_drafts(db: Database, older_than: dt.timedelta) -> int:
             await session.scalar(
                 select(func.count())
                 .select_from(Dossier)
-                .where(Dossier.status == "draft", Dossier.updated_at < utcnow() - older_than)
+                .where(
+                    Dossier.status == Status.DRAFT.value,
+                    Dossier.updated_at < utcnow() - older_than,
+                )
             )
             or 0
         )
@@ -56,7 +60,7 @@ async def purge_old_drafts(
         async with db.sessionmaker() as session:
             query = (
                 select(Dossier.id)
-                .where(Dossier.status == "draft", Dossier.updated_at < cutoff)
+                .where(Dossier.status == Status.DRAFT.value, Dossier.updated_at < cutoff)
                 .order_by(Dossier.updated_at)
                 .limit(batch_size)
             )

@@ -12,16 +12,8 @@ from services.kernel.inputs import OneLine, bounded_json
 Status = Literal[
     "draft", "submitted", "supplement_requested", "processing", "result_returned", "rejected"
 ]
-STATUSES: tuple[str, ...] = Status.__args__  # type: ignore[attr-defined]
-
-STATUS_LABELS: dict[str, str] = {
-    "draft": "Hồ sơ chưa gửi",
-    "submitted": "Hồ sơ đã gửi",
-    "supplement_requested": "Hồ sơ yêu cầu bổ sung",
-    "processing": "Hồ sơ đang xử lý",
-    "result_returned": "Hồ sơ đã trả kết quả",
-    "rejected": "Hồ sơ bị trả lại",
-}
+"""The values of `lifecycle.Status`, spelled out for the OpenAPI document (a unit test keeps
+them equal)."""
 
 APPLICANT_LIMITS = {"max_bytes": 16 * 1024, "max_string": 2000, "max_depth": 4, "max_items": 50}
 DECLARATION_LIMITS = {"max_bytes": 64 * 1024, "max_string": 4000, "max_depth": 6, "max_items": 200}

@@ -20,9 +20,23 @@ from services.dossiers import schemas
 from services.dossiers.deadlines import (
     LOCAL_TZ,
     add_working_days,
-    is_overdue,
     working_days_between,
 )
+from services.dossiers.lifecycle import (
+    CREATED,
+    TRANSITIONS,
+    Action,
+    Party,
+    Status,
+    is_late,
+    label,
+    late_clause,
+    not_found,
+    only_officers,
+    require,
+    role_refusal,
+)
+from services.dossiers.lifecycle import problem as refused
 from services.dossiers.models import (
     AgencyCopy,
     Dossier,
@@ -33,7 +47,6 @@ from services.dossiers.models import (
     ProcessedMessage,
 )
 from services.dossiers.repository import DossiersRepository
-from services.dossiers.schemas import STATUS_LABELS
 from services.dossiers.settings import DossiersSettings
 from services.kernel.auth import Principal
 from services.kernel.contracts import (
@@ -55,57 +68,11 @@ from services.kernel.storage import (
 from services.kernel.uploads import DOSSIER_TYPES, UploadRejected, check_upload
 from services.kernel.uploads import safe_display_name as display_name
 
-# -- the state machine: every transition a dossier can make, and from where -------------------
-
-TRANSITIONS: dict[str, tuple[frozenset[str], str]] = {
-    "submit": (frozenset({"draft"}), "submitted"),
-    "supplement": (frozenset({"supplement_requested"}), "submitted"),
-    "receive": (frozenset({"submitted"}), "processing"),
-    "request_supplement": (frozenset({"submitted", "processing"}), "supplement_requested"),
-    "reject": (frozenset({"submitted", "processing"}), "rejected"),
-    "return_result": (frozenset({"processing"}), "result_returned"),
-}
-EDITABLE = frozenset({"draft", "supplement_requested"})
 TRACKING_PAGE = "/theo-doi-ho-so"
 """The pages' tracking page (web/pages/filing.py), under `PORTAL_PUBLIC_URL`: the e-mailed link
 opens a page, not the API's JSON (the API keeps `GET /track` with the same `code` and `token`)."""
 DOSSIER_PAGE = "/ho-so/{id}"
 """The pages' dossier page of an account holder's dossier (sign-in first, then back there)."""
-STEP_ALLOWED = frozenset({"processing"})
-EMAIL_OF_STATUS = {
-    "submitted": "dossier_submitted",
-    "processing": "dossier_processing",
-    "supplement_requested": "dossier_supplement_requested",
-    "rejected": "dossier_rejected",
-    "result_returned": "dossier_result_returned",
-}
-ACTION_LABELS = {
-    "created": "Tạo hồ sơ",
-    "submit": "Gửi hồ sơ",
-    "supplement": "Gửi bổ sung",
-    "receive": "Tiếp nhận hồ sơ",
-    "request_supplement": "Yêu cầu bổ sung",
-    "reject": "Trả lại hồ sơ",
-    "step": "Xử lý",
-    "return_result": "Trả kết quả",
-}
-
-
-def next_status(action: str, current: str) -> str:
-    """The status `action` leads to from `current`; 409 when the state machine forbids it."""
-    allowed, target = TRANSITIONS[action]
-    if current not in allowed:
-        raise ProblemError(
-            "conflict",
-            Text(
-                f"Không thể {ACTION_LABELS[action].lower()} khi hồ sơ ở trạng thái "
-                f"“{STATUS_LABELS[current]}”.",
-                f"Cannot {action.replace('_', ' ')} a dossier that is {current}.",
-            ),
-            status=409,
-            extra={"dossier_status": current},
-        )
-    return target
 
 
 @dataclass(frozen=True)
@@ -155,22 +122,17 @@ def digest(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
-NOT_FOUND = Text("Không tìm thấy hồ sơ.", "No such dossier.")
-FORBIDDEN_FOR_OFFICERS = Text(
-    "Chỉ người nộp hồ sơ được làm việc này.", "Only the filer of the dossier may do this."
-)
-TOKEN_ONLY_FILES_AND_SUBMIT = Text(
-    "Mã hồ sơ không tài khoản chỉ dùng để đính kèm tệp và gửi hồ sơ.",
-    "The token of a dossier filed without an account only attaches files and sends it.",
-)
-ONLY_OFFICERS = Text(
-    "Chỉ cán bộ của cơ quan giải quyết được làm việc này.",
-    "Only an officer of the competent agency may do this.",
-)
-
-
-def not_found() -> ProblemError:
-    return ProblemError("not-found", NOT_FOUND, status=404)
+def party_of(actor: Actor, dossier: Dossier) -> Party:
+    """Who `actor` is to `dossier`, for the lifecycle's rules."""
+    if actor.role == "citizen":
+        return Party.OWNER if dossier.owner_id == actor.user_id else Party.STRANGER
+    if actor.role == "accountless":
+        return Party.ACCOUNTLESS_FILER if actor.dossier_id == dossier.id else Party.STRANGER
+    if actor.role == "officer":
+        return Party.OFFICER if actor.agency_id == dossier.agency_id else Party.OTHER_OFFICER
+    if actor.role == "admin":
+        return Party.ADMIN
+    return Party.STRANGER
 
 
 def validation(errors: list[dict[str, Any]], detail: Text) -> ProblemError:
@@ -192,30 +154,19 @@ class DossierService:
 
     # -- loading, with the access rules ------------------------------------------------------
 
-    async def _visible(self, dossier_id: str, actor: Actor, *, for_update: bool = False) -> Dossier:
-        """The dossier if the actor may see it; 404 otherwise (no hint that it exists)."""
+    async def _open(
+        self, dossier_id: str, actor: Actor, action: Action, *, for_update: bool = False
+    ) -> Dossier:
+        """The dossier if the actor may take `action` on it now (the lifecycle's rules); a
+        party who may not see it gets 404, with no hint that it exists."""
+        refusal = role_refusal(action, actor.role == "officer")
+        if refusal is not None:  # before looking it up
+            raise refused(refusal, action)
         dossier = await self.repo.dossier(dossier_id, for_update=for_update)
         if dossier is None:
             raise not_found()
-        if actor.role == "citizen" and dossier.owner_id == actor.user_id:
-            return dossier
-        if actor.role == "accountless" and actor.dossier_id == dossier.id:
-            return dossier
-        if actor.role == "officer" and actor.agency_id == dossier.agency_id:
-            if dossier.status == "draft":
-                raise not_found()
-            return dossier
-        raise not_found()
-
-    async def _as_filer(self, dossier_id: str, actor: Actor) -> Dossier:
-        if actor.role == "officer":
-            raise ProblemError("forbidden", FORBIDDEN_FOR_OFFICERS, status=403)
-        return await self._visible(dossier_id, actor, for_update=True)
-
-    async def _as_officer(self, dossier_id: str, actor: Actor) -> Dossier:
-        if actor.role != "officer":
-            raise ProblemError("forbidden", ONLY_OFFICERS, status=403)
-        return await self._visible(dossier_id, actor, for_update=True)
+        require(action, dossier.status, party_of(actor, dossier))
+        return dossier
 
     async def actor_for_token(self, token: str) -> Actor | None:
         """The holder of an accountless dossier's capability token."""
@@ -269,7 +220,7 @@ class DossierService:
         token = None
         dossier = Dossier(
             id=new_id(),
-            status="draft",
+            status=Status.DRAFT.value,
             procedure_id=procedure.procedure_id,
             procedure_version=procedure.version,
             procedure=procedure.snapshot,
@@ -293,15 +244,11 @@ class DossierService:
             raise validation([_error("applicant.email", "email_required", message, lang)], message)
         self.repo.add(dossier)
         await self.session.flush()
-        await self._history(dossier, "created", actor, None)
+        await self._history(dossier, CREATED, actor, None)
         return dossier, token
 
     async def update(self, dossier_id: str, actor: Actor, data: schemas.DossierUpdate) -> Dossier:
-        dossier = await self._as_filer(dossier_id, actor)
-        if actor.role == "accountless":
-            raise ProblemError("forbidden", TOKEN_ONLY_FILES_AND_SUBMIT, status=403)
-        if dossier.status not in EDITABLE:
-            raise self._not_editable(dossier)
+        dossier = await self._open(dossier_id, actor, Action.UPDATE, for_update=True)
         if data.applicant is not None:
             dossier.set_applicant(data.applicant)
         if data.declaration is not None:
@@ -311,26 +258,11 @@ class DossierService:
 
     async def discard(self, dossier_id: str, actor: Actor) -> None:
         """Delete a draft; its files leave storage once that is committed."""
-        dossier = await self._as_filer(dossier_id, actor)
-        if actor.role == "accountless":
-            raise ProblemError("forbidden", TOKEN_ONLY_FILES_AND_SUBMIT, status=403)
-        if dossier.status != "draft":
-            raise self._not_editable(dossier)
+        dossier = await self._open(dossier_id, actor, Action.DISCARD, for_update=True)
         for stored in await self.repo.files(dossier.id):
             delete_after_commit(self.session, self.storage, stored.storage_key)
         await self.session.delete(dossier)
         await self.session.flush()
-
-    def _not_editable(self, dossier: Dossier) -> ProblemError:
-        return ProblemError(
-            "conflict",
-            Text(
-                f"Hồ sơ ở trạng thái “{STATUS_LABELS[dossier.status]}” không sửa được.",
-                f"A dossier that is {dossier.status} cannot be changed.",
-            ),
-            status=409,
-            extra={"dossier_status": dossier.status},
-        )
 
     # -- files -------------------------------------------------------------------------------
 
@@ -343,10 +275,7 @@ class DossierService:
         data: bytes,
         lang: str,
     ) -> DossierFile:
-        dossier = await self._as_filer(dossier_id, actor)
-        editable = EDITABLE if actor.role == "citizen" else frozenset({"draft"})
-        if dossier.status not in editable:
-            raise self._not_editable(dossier)
+        dossier = await self._open(dossier_id, actor, Action.ATTACH, for_update=True)
         if component_id not in {c["id"] for c in dossier.procedure.get("components", [])}:
             raise ProblemError(
                 "not-found",
@@ -400,10 +329,7 @@ class DossierService:
 
     async def detach(self, dossier_id: str, component_id: str, file_id: str, actor: Actor) -> None:
         """Remove an attachment; the file leaves storage once that is committed."""
-        dossier = await self._as_filer(dossier_id, actor)
-        editable = EDITABLE if actor.role == "citizen" else frozenset({"draft"})
-        if dossier.status not in editable:
-            raise self._not_editable(dossier)
+        dossier = await self._open(dossier_id, actor, Action.DETACH, for_update=True)
         stored = await self.repo.file(dossier.id, file_id, "attachment", component_id)
         if stored is None:
             raise ProblemError("not-found", Text("Không có tệp này.", "No such file."), status=404)
@@ -414,9 +340,7 @@ class DossierService:
     async def read_file(
         self, dossier_id: str, file_id: str, actor: Actor, *, kind: str
     ) -> tuple[DossierFile, bytes]:
-        dossier = await self._visible(dossier_id, actor)
-        if actor.role == "accountless" and dossier.status != "draft":
-            raise not_found()
+        dossier = await self._open(dossier_id, actor, Action.READ_FILE)
         return await self._file_of(dossier, file_id, kind)
 
     async def _file_of(
@@ -431,8 +355,7 @@ class DossierService:
 
     async def submit(self, dossier_id: str, actor: Actor, lang: str) -> Dossier:
         """ "Gửi hồ sơ": check it is complete, give it its code, tell the filer."""
-        dossier = await self._as_filer(dossier_id, actor)
-        next_status("submit", dossier.status)
+        dossier = await self._open(dossier_id, actor, Action.SUBMIT, for_update=True)
         await self._check_complete(dossier, lang)
         dossier.code = await self._allocate_code(dossier.agency_id)
         dossier.submitted_at = utcnow()
@@ -440,21 +363,18 @@ class DossierService:
         if dossier.accountless:
             tracking = secrets.token_urlsafe(24)
             dossier.tracking_hash = digest(tracking)
-        await self._transition(dossier, "submit", actor, None, tracking=tracking)
+        await self._transition(dossier, Action.SUBMIT, actor, None, tracking=tracking)
         return dossier
 
     async def send_supplement(self, dossier_id: str, actor: Actor, lang: str) -> Dossier:
         """ "Gửi bổ sung": the corrected dossier goes back to the agency; the clock restarts."""
-        dossier = await self._as_filer(dossier_id, actor)
-        if actor.role == "accountless":
-            raise ProblemError("forbidden", FORBIDDEN_FOR_OFFICERS, status=403)
-        next_status("supplement", dossier.status)
+        dossier = await self._open(dossier_id, actor, Action.SUPPLEMENT, for_update=True)
         await self._check_complete(dossier, lang)
         if dossier.paused_at is not None:
             dossier.paused_working_days += working_days_between(dossier.paused_at, utcnow())
             dossier.paused_at = None
             self._set_due(dossier)
-        await self._transition(dossier, "supplement", actor, None)
+        await self._transition(dossier, Action.SUPPLEMENT, actor, None)
         return dossier
 
     async def _check_complete(self, dossier: Dossier, lang: str) -> None:
@@ -494,42 +414,29 @@ class DossierService:
 
     async def receive(self, dossier_id: str, actor: Actor) -> Dossier:
         """ "Tiếp nhận": processing starts; the deadline counts from the first reception."""
-        dossier = await self._as_officer(dossier_id, actor)
-        next_status("receive", dossier.status)
+        dossier = await self._open(dossier_id, actor, Action.RECEIVE, for_update=True)
         if dossier.received_at is None:
             dossier.received_at = utcnow()
             self._set_due(dossier)
-        await self._transition(dossier, "receive", actor, None)
+        await self._transition(dossier, Action.RECEIVE, actor, None)
         return dossier
 
     async def request_supplement(self, dossier_id: str, actor: Actor, content: str) -> Dossier:
-        dossier = await self._as_officer(dossier_id, actor)
-        next_status("request_supplement", dossier.status)
+        dossier = await self._open(dossier_id, actor, Action.REQUEST_SUPPLEMENT, for_update=True)
         dossier.supplement_request = content
         dossier.paused_at = utcnow()
-        await self._transition(dossier, "request_supplement", actor, content)
+        await self._transition(dossier, Action.REQUEST_SUPPLEMENT, actor, content)
         return dossier
 
     async def reject(self, dossier_id: str, actor: Actor, reason: str) -> Dossier:
-        dossier = await self._as_officer(dossier_id, actor)
-        next_status("reject", dossier.status)
+        dossier = await self._open(dossier_id, actor, Action.REJECT, for_update=True)
         dossier.rejection_reason = reason
-        await self._transition(dossier, "reject", actor, reason)
+        await self._transition(dossier, Action.REJECT, actor, reason)
         return dossier
 
     async def add_step(self, dossier_id: str, actor: Actor, note: str) -> Dossier:
-        dossier = await self._as_officer(dossier_id, actor)
-        if dossier.status not in STEP_ALLOWED:
-            raise ProblemError(
-                "conflict",
-                Text(
-                    "Chỉ ghi bước xử lý khi hồ sơ đang xử lý.",
-                    "Processing steps can be added only while the dossier is processing.",
-                ),
-                status=409,
-                extra={"dossier_status": dossier.status},
-            )
-        await self._history(dossier, "step", actor, note)
+        dossier = await self._open(dossier_id, actor, Action.STEP, for_update=True)
+        await self._history(dossier, Action.STEP, actor, note)
         return dossier
 
     async def return_result(
@@ -540,8 +447,7 @@ class DossierService:
         files: list[tuple[str, bytes]],
         lang: str,
     ) -> Dossier:
-        dossier = await self._as_officer(dossier_id, actor)
-        next_status("return_result", dossier.status)
+        dossier = await self._open(dossier_id, actor, Action.RETURN_RESULT, for_update=True)
         if not files:
             message = Text("Cần ít nhất một tệp kết quả.", "At least one result file is needed.")
             raise validation([_error("files", "result_required", message, lang)], message)
@@ -549,7 +455,7 @@ class DossierService:
         for filename, data in files:
             stored = await self._store(dossier, None, "result", filename, data, used, lang)
             used += stored.size
-        await self._transition(dossier, "return_result", actor, note)
+        await self._transition(dossier, Action.RETURN_RESULT, actor, note)
         return dossier
 
     def _set_due(self, dossier: Dossier) -> None:
@@ -564,18 +470,20 @@ class DossierService:
     async def _transition(
         self,
         dossier: Dossier,
-        action: str,
+        action: Action,
         actor: Actor,
         note: str | None,
         *,
         tracking: str | None = None,
     ) -> None:
-        """Move the dossier, record it in the history, and e-mail the filer — one e-mail per
-        change, leaving through the outbox in this transaction."""
-        dossier.status = next_status(action, dossier.status)
+        """Move the dossier (`_open` checked the transition), record it in the history, and
+        e-mail the filer — one e-mail per change, leaving through the outbox in this
+        transaction."""
+        transition = TRANSITIONS[action]
+        dossier.status = transition.target.value
         dossier.updated_at = utcnow()
         await self._history(dossier, action, actor, note)
-        await self._notify(dossier, tracking=tracking)
+        await self._notify(dossier, transition.email, tracking=tracking)
 
     async def _history(self, dossier: Dossier, action: str, actor: Actor, note: str | None) -> None:
         dossier.history_count = (dossier.history_count or 0) + 1
@@ -586,7 +494,7 @@ class DossierService:
                 seq=dossier.history_count,
                 at=utcnow(),
                 status=dossier.status,
-                action=action,
+                action=str(action),
                 actor_role=actor.role,
                 actor_id=actor.user_id,
                 note=note,
@@ -594,8 +502,7 @@ class DossierService:
         )
         await self.session.flush()
 
-    async def _notify(self, dossier: Dossier, *, tracking: str | None) -> None:
-        template = EMAIL_OF_STATUS[dossier.status]
+    async def _notify(self, dossier: Dossier, template: str, *, tracking: str | None) -> None:
         pages = self.settings.public_url.rstrip("/")
         tracking_url = None
         if dossier.accountless and tracking:
@@ -612,7 +519,7 @@ class DossierService:
             "procedure_code": dossier.procedure.get("code"),
             "agency_name": dossier.agency_name,
             "status": dossier.status,
-            "status_label": STATUS_LABELS[dossier.status],
+            "status_label": label(dossier.status),
             "accountless": dossier.accountless,
             "dossier_url": None
             if dossier.accountless
@@ -620,14 +527,14 @@ class DossierService:
             "tracking_url": tracking_url,
             "occurred_at": local_time(utcnow()),
         }
-        if dossier.status == "processing":
+        if dossier.status == Status.PROCESSING:
             context["due_at"] = local_time(dossier.due_at) if dossier.due_at else None
             context["deadline_note"] = deadline_note(dossier.procedure.get("processing_days"))
-        elif dossier.status == "supplement_requested":
+        elif dossier.status == Status.SUPPLEMENT_REQUESTED:
             context["content"] = dossier.supplement_request
-        elif dossier.status == "rejected":
+        elif dossier.status == Status.REJECTED:
             context["reason"] = dossier.rejection_reason
-        elif dossier.status == "result_returned":
+        elif dossier.status == Status.RESULT_RETURNED:
             results = await self.repo.files(dossier.id, "result")
             context["results"] = [f.filename for f in results]
             context["note"] = await self.repo.last_note(dossier.id)
@@ -645,9 +552,7 @@ class DossierService:
     # -- reading -----------------------------------------------------------------------------
 
     async def view(self, dossier_id: str, actor: Actor) -> dict[str, Any]:
-        dossier = await self._visible(dossier_id, actor)
-        if actor.role == "accountless" and dossier.status != "draft":
-            raise not_found()
+        dossier = await self._open(dossier_id, actor, Action.VIEW)
         return await self.render(dossier)
 
     async def render(self, dossier: Dossier) -> dict[str, Any]:
@@ -710,7 +615,7 @@ class DossierService:
             "id": row.id,
             "code": row.code,
             "status": row.status,
-            "status_label": STATUS_LABELS[row.status],
+            "status_label": label(row.status),
             "procedure": {
                 "id": row.procedure_id,
                 "code": readable(row.procedure_code),
@@ -724,11 +629,7 @@ class DossierService:
             "submitted_at": row.submitted_at,
             "due_at": row.due_at,
             "deadline_note": deadline_note(row.processing_days),
-            "overdue": (
-                row.status in ("submitted", "processing")
-                and row.due_at is not None
-                and is_overdue(row.due_at, utcnow())
-            ),
+            "overdue": is_late(row.status, row.due_at, utcnow()),
             "updated_at": row.updated_at,
         }
 
@@ -743,16 +644,8 @@ class DossierService:
     def _agency_inbox(self, actor: Actor) -> list[Any]:
         """What an officer's inbox holds: the sent dossiers of the officer's agency."""
         if actor.role != "officer" or not actor.agency_id:
-            raise ProblemError("forbidden", ONLY_OFFICERS, status=403)
-        return [Dossier.agency_id == actor.agency_id, Dossier.status != "draft"]
-
-    @staticmethod
-    def _late() -> Any:
-        return (
-            Dossier.status.in_(("submitted", "processing"))
-            & Dossier.due_at.is_not(None)
-            & (Dossier.due_at < utcnow())
-        )
+            raise only_officers()
+        return [Dossier.agency_id == actor.agency_id, Dossier.status != Status.DRAFT.value]
 
     async def inbox(
         self, actor: Actor, status: str | None, overdue: bool | None, page: int, page_size: int
@@ -761,15 +654,17 @@ class DossierService:
         if status:
             conditions.append(Dossier.status == status)
         if overdue is not None:
-            conditions.append(self._late() if overdue else ~self._late())
+            late = late_clause(Dossier.status, Dossier.due_at, utcnow())
+            conditions.append(late if overdue else ~late)
         return await self._page(conditions, page, page_size, Dossier.submitted_at.asc())
 
     async def inbox_counts(self, actor: Actor) -> dict[str, int]:
         """How many dossiers the officer's inbox holds in each status, and how many are late
         (`overdue`): one query."""
-        found = await self.repo.counts(self._agency_inbox(actor), overdue=self._late())
-        counts = {status: int(found.get(status, 0)) for status in schemas.STATUSES}
-        del counts["draft"]
+        found = await self.repo.counts(
+            self._agency_inbox(actor), overdue=late_clause(Dossier.status, Dossier.due_at, utcnow())
+        )
+        counts = {s.value: int(found.get(s, 0)) for s in Status if s is not Status.DRAFT}
         return {**counts, "overdue": int(found.get("overdue", 0))}
 
     async def _page(
@@ -785,10 +680,10 @@ class DossierService:
 
     async def counts(self, actor: Actor) -> dict[str, int]:
         found = await self.repo.counts_by_status(actor.user_id or "")
-        return {status: int(found.get(status, 0)) for status in schemas.STATUSES}
+        return {s.value: int(found.get(s, 0)) for s in Status}
 
     async def history(self, dossier_id: str, actor: Actor) -> list[dict[str, Any]]:
-        dossier = await self._visible(dossier_id, actor)
+        dossier = await self._open(dossier_id, actor, Action.HISTORY)
         return await self._history_of(dossier)
 
     async def _history_of(self, dossier: Dossier) -> list[dict[str, Any]]:
@@ -797,7 +692,7 @@ class DossierService:
             {
                 "at": h.at,
                 "status": h.status,
-                "status_label": STATUS_LABELS[h.status],
+                "status_label": label(h.status),
                 "action": h.action,
                 "actor_role": h.actor_role,
                 "note": h.note,
@@ -836,7 +731,7 @@ class DossierService:
         self, dossier_id: str, file_id: str, actor: Actor | None, tracking: str | None
     ) -> tuple[DossierFile, bytes]:
         if actor is not None and actor.role != "accountless":
-            dossier = await self._visible(dossier_id, actor)
+            dossier = await self._open(dossier_id, actor, Action.READ_RESULT)
         else:
             dossier = await self.repo.dossier(dossier_id)
             if (

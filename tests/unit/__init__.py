@@ -1,0 +1,1 @@
+"""The fast tier: in-process tests with no server, no PostgreSQL and no Redis."""
