@@ -155,7 +155,8 @@ async def create_accountless(
         return await service.create(Actor(role="accountless"), body, lang, email=email)
 
     dossier, token = await commit_through(session, create())
-    return {**await service.render(dossier), "token": token}
+    rendered = await service.render(dossier)
+    return schemas.AccountlessDossierOut(**dict(rendered), token=token)
 
 
 @router.get("/track", response_model=schemas.TrackOut, tags=["filing without an account"])

@@ -34,6 +34,8 @@ from zoneinfo import ZoneInfo
 
 import holidays
 
+from services.kernel.contracts import PROCESSING_TIME_UNKNOWN
+
 LOCAL_TZ = ZoneInfo("Asia/Ho_Chi_Minh")
 END_OF_OFFICE_DAY = dt.time(17, 0)
 
@@ -41,6 +43,7 @@ __all__ = [
     "END_OF_OFFICE_DAY",
     "LOCAL_TZ",
     "add_working_days",
+    "deadline_note",
     "holidays_of",
     "is_overdue",
     "is_working_day",
@@ -108,3 +111,8 @@ def working_days_between(a: dt.datetime, b: dt.datetime) -> int:
 def is_overdue(due_at: dt.datetime, now: dt.datetime) -> bool:
     """Past the due moment (a dossier due at 17:00 is on time until 17:00 inclusive)."""
     return _aware(now) > _aware(due_at)
+
+
+def deadline_note(processing_days: int | None) -> str | None:
+    """What to read instead of a due date when the procedure has no processing time."""
+    return PROCESSING_TIME_UNKNOWN if processing_days is None else None

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from services.dossiers.deadlines import is_overdue
+from services.kernel.contracts import EmailTemplate
 from services.kernel.errors import ProblemError, Text
 
 if TYPE_CHECKING:
@@ -123,7 +124,7 @@ OFFICERS = frozenset({Party.OFFICER, Party.OTHER_OFFICER})
 class Transition:
     sources: frozenset[Status]
     target: Status
-    email: str
+    email: EmailTemplate
     """The notifier's template (message kind) the change e-mails to the filer."""
 
 

@@ -8,7 +8,7 @@ from typing import Any
 from celery import Task
 
 from services.dossiers import maintenance
-from services.dossiers.service import record_published_agencies, record_published_procedure
+from services.dossiers.service.copies import record_published_agencies, record_published_procedure
 from services.dossiers.settings import get_settings
 from services.kernel.contracts import AgenciesPublishedV1, ProcedurePublishedV1
 from services.kernel.messaging import consume, in_session, make_celery, purge_age, run_async

@@ -206,9 +206,8 @@ async def draft(
     )
     dossier, _ = await world.do(lambda s: s.create(actor, body, "vi"))
     for component in files:
-        await world.do(
-            lambda s, c=component: s.attach(dossier.id, c, actor, f"{c}.pdf", pdf(c), "vi")
-        )
+        async with world.service() as service:
+            await service.attach(dossier.id, component, actor, f"{component}.pdf", pdf(), "vi")
     return dossier
 
 

@@ -148,8 +148,8 @@ def test_no_processing_time_no_due_date(tmp_path: Path) -> None:
             received = await world.do(lambda s: s.receive(dossier.id, clerk))
             assert received.due_at is None
             view = await world.do(lambda s: s.view(dossier.id, filer))
-            assert view["overdue"] is False
-            assert view["deadline_note"] and "chưa được công bố" in view["deadline_note"]
+            assert view.overdue is False
+            assert view.deadline_note and "chưa được công bố" in view.deadline_note
 
     run(main)
 
@@ -163,7 +163,8 @@ def test_late_dossiers_in_the_inbox(tmp_path: Path) -> None:
                 await sent(world, filer, procedure, applicant=FULL) for _ in range(3)
             ]
             for d in (late, on_time, answered):
-                await world.do(lambda s, d=d: s.receive(d.id, clerk))
+                async with world.service() as service:
+                    await service.receive(d.id, clerk)
             await world.do(lambda s: s.reject(answered.id, clerk, "Không đủ điều kiện"))
             past = utcnow() - dt.timedelta(hours=1)
             async with world.db.sessionmaker() as session:
@@ -174,11 +175,11 @@ def test_late_dossiers_in_the_inbox(tmp_path: Path) -> None:
                 )
                 await session.commit()
             overdue = await world.do(lambda s: s.inbox(clerk, None, True, 1, 20))
-            assert [i["id"] for i in overdue["items"]] == [late.id]
-            assert overdue["items"][0]["overdue"] is True
+            assert [i.id for i in overdue.items] == [late.id]
+            assert overdue.items[0].overdue is True
             rest = await world.do(lambda s: s.inbox(clerk, None, False, 1, 20))
-            assert {i["id"] for i in rest["items"]} == {on_time.id, answered.id}
-            assert not any(i["overdue"] for i in rest["items"])
+            assert {i.id for i in rest.items} == {on_time.id, answered.id}
+            assert not any(i.overdue for i in rest.items)
             counts = await world.do(lambda s: s.inbox_counts(clerk))
             assert counts == {
                 "submitted": 0,
@@ -233,6 +234,6 @@ def test_without_an_account_the_token_attaches_and_sends_only(tmp_path: Path) ->
                 await world.do(lambda s: s.view(dossier.id, holder))
             assert hidden.value.status == 404
             history = await world.do(lambda s: s.history(dossier.id, holder))
-            assert [h["action"] for h in history] == ["created", "submit"]
+            assert [h.action for h in history] == ["created", "submit"]
 
     run(main)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 import typing
+from typing import Any
 
 import pytest
 from sqlalchemy import create_engine, insert, select
@@ -185,7 +186,7 @@ def test_the_sql_lateness_agrees_with_the_python_rule() -> None:
     Dossier.__table__.create(engine)  # type: ignore[attr-defined]
     dues = [None, NOW - dt.timedelta(days=3), NOW - dt.timedelta(seconds=1), NOW,
             NOW + dt.timedelta(seconds=1), NOW + dt.timedelta(days=3)]  # fmt: skip
-    rows = [
+    rows: list[dict[str, Any]] = [
         {
             "id": f"{status.value}-{i}",
             "status": status.value,

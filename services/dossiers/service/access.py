@@ -1,0 +1,109 @@
+"""Who is acting, and the dossier they may act on: the base every part of the service builds on.
+What each party may do in which status is the lifecycle's (`lifecycle.refusal`); here it is
+applied to the dossier loaded from the database."""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from services.dossiers.lifecycle import Action, Party, not_found, require, role_refusal
+from services.dossiers.lifecycle import problem as refused
+from services.dossiers.models import Dossier
+from services.dossiers.repository import DossiersRepository
+from services.dossiers.settings import DossiersSettings
+from services.kernel.auth import Principal
+from services.kernel.errors import ProblemError, Text
+from services.kernel.storage import FileStorage
+
+
+@dataclass(frozen=True)
+class Actor:
+    role: str  # citizen, accountless, officer, admin
+    user_id: str | None = None
+    agency_id: str | None = None
+    email: str | None = None
+    dossier_id: str | None = None
+    """For the holder of an accountless dossier's token: the one dossier it opens."""
+
+    @classmethod
+    def of(cls, principal: Principal) -> Actor:
+        return cls(
+            role=principal.role,
+            user_id=principal.user_id,
+            agency_id=principal.agency_id,
+            email=principal.email,
+        )
+
+
+def party_of(actor: Actor, dossier: Dossier) -> Party:
+    """Who `actor` is to `dossier`, for the lifecycle's rules."""
+    if actor.role == "citizen":
+        owner = actor.user_id is not None and dossier.owner_id == actor.user_id
+        return Party.OWNER if owner else Party.STRANGER
+    if actor.role == "accountless":
+        return Party.ACCOUNTLESS_FILER if actor.dossier_id == dossier.id else Party.STRANGER
+    if actor.role == "officer":
+        return Party.OFFICER if actor.agency_id == dossier.agency_id else Party.OTHER_OFFICER
+    if actor.role == "admin":
+        return Party.ADMIN
+    return Party.STRANGER
+
+
+def digest(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def tracking_matches(dossier: Dossier, token: str | None) -> bool:
+    """Whether `token` is the tracking token e-mailed for `dossier` (filed without an account)."""
+    return (
+        bool(token)
+        and dossier.tracking_hash is not None
+        and secrets.compare_digest(dossier.tracking_hash, digest(token or ""))
+    )
+
+
+def validation(errors: list[dict[str, Any]], detail: Text) -> ProblemError:
+    return ProblemError("validation", detail, status=422, errors=errors)
+
+
+def field_error(field: str, code: str, message: Text, lang: str) -> dict[str, Any]:
+    return {"field": field, "code": code, "message": message(lang)}
+
+
+class ServiceBase:
+    """The request's session, repository, settings and file storage, and the one way to load a
+    dossier for an action."""
+
+    def __init__(
+        self, session: AsyncSession, settings: DossiersSettings, storage: FileStorage
+    ) -> None:
+        self.session = session
+        self.repo = DossiersRepository(session)
+        self.settings = settings
+        self.storage = storage
+
+    async def _open(
+        self, dossier_id: str, actor: Actor, action: Action, *, for_update: bool = False
+    ) -> Dossier:
+        """The dossier if the actor may take `action` on it now (the lifecycle's rules); a
+        party who may not see it gets 404, with no hint that it exists."""
+        refusal = role_refusal(action, actor.role == "officer")
+        if refusal is not None:  # before looking it up
+            raise refused(refusal, action)
+        dossier = await self.repo.dossier(dossier_id, for_update=for_update)
+        if dossier is None:
+            raise not_found()
+        require(action, dossier.status, party_of(actor, dossier))
+        return dossier
+
+    async def actor_for_token(self, token: str) -> Actor | None:
+        """The holder of an accountless dossier's capability token."""
+        dossier = await self.repo.dossier_by_token(digest(token))
+        if dossier is None:
+            return None
+        return Actor(role="accountless", dossier_id=dossier.id, email=dossier.email)
