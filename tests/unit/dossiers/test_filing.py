@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 from pathlib import Path
+from urllib.parse import parse_qs, urlsplit
 
 import pytest
 from sqlalchemy import update
@@ -235,5 +236,68 @@ def test_without_an_account_the_token_attaches_and_sends_only(tmp_path: Path) ->
             assert hidden.value.status == 404
             history = await world.do(lambda s: s.history(dossier.id, holder))
             assert [h.action for h in history] == ["created", "submit"]
+
+    run(main)
+
+
+def test_a_result_by_e_mail_and_by_the_tracking_link(tmp_path: Path) -> None:
+    async def main() -> None:
+        from services.dossiers.schemas import DossierIn
+        from tests.unit.factories import pdf
+
+        async with dossiers_service(tmp_path) as world:
+            clerk = officer()
+            procedure = await published(world)
+            body = DossierIn(procedure_id=procedure.procedure_id, applicant=FULL,
+                             declaration={"reason": "Xin việc"})  # fmt: skip
+            dossier, token = await world.do(
+                lambda s: s.create(Actor(role="accountless"), body, "vi")
+            )
+            assert token is not None
+            holder = await world.do(lambda s: s.actor_for_token(token))
+            assert holder is not None
+            await world.do(lambda s: s.attach(dossier.id, "c1", holder, "a.pdf", pdf(), "vi"))
+            await world.do(lambda s: s.submit(dossier.id, holder, "vi"))
+            await world.do(lambda s: s.receive(dossier.id, clerk))
+            await world.do(lambda s: s.add_step(dossier.id, clerk, "Đã thẩm định"))
+            files = [("Phiếu lý lịch.pdf", pdf("kq"))]
+            done = await world.do(lambda s: s.return_result(dossier.id, clerk, "Xong", files, "vi"))
+            assert done.status == "result_returned"
+
+            emails = await world.emails()
+            assert [e["template"] for e in emails] == [
+                "dossier_submitted",
+                "dossier_processing",
+                "dossier_result_returned",
+            ]
+            tracking_url = emails[0]["context"]["tracking_url"]
+            query = parse_qs(urlsplit(tracking_url).query)
+            code, tracking = query["code"][0], query["token"][0]
+            assert code == done.code
+            assert emails[2]["context"]["results"] == ["Phiếu lý lịch.pdf"]
+            assert emails[2]["context"]["note"] == "Xong"
+            assert emails[2]["context"]["status_label"] == "Hồ sơ đã trả kết quả"
+
+            tracked = await world.do(lambda s: s.track(code, tracking))
+            assert tracked.status == "result_returned" and tracked.code == done.code
+            assert [h.action for h in tracked.history] == [
+                "created",
+                "submit",
+                "receive",
+                "step",
+                "return_result",
+            ]
+            (result,) = tracked.results
+            stored, data = await world.do(
+                lambda s: s.result_file(done.id, result.id, None, tracking)
+            )
+            assert stored.filename == "Phiếu lý lịch.pdf" and data.startswith(b"%PDF")
+            with pytest.raises(ProblemError) as wrong:
+                await world.do(lambda s: s.track(code, "not-the-token"))
+            assert wrong.value.status == 404
+            with pytest.raises(ProblemError) as late:
+                await world.do(lambda s: s.reject(dossier.id, clerk, "Muộn"))
+            assert late.value.status == 409
+            assert late.value.detail("en") == "Cannot reject a dossier that is result_returned."
 
     run(main)
