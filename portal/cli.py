@@ -12,14 +12,15 @@ import sys
 from pathlib import Path
 
 from services.kernel.contracts import QUEUES
-from services.kernel.migrations import MIGRATED_SERVICES, upgrade
+from services.kernel.migrations import upgrade
+from services.kernel.registry import SERVICES
 
 
 def _migrate(args: argparse.Namespace) -> int:
-    unknown = set(args.services) - set(MIGRATED_SERVICES)
+    unknown = set(args.services) - set(SERVICES)
     if unknown:
         sys.exit(f"unknown services: {', '.join(sorted(unknown))}")
-    for service in args.services or MIGRATED_SERVICES:
+    for service in args.services or SERVICES:
         settings = importlib.import_module(f"services.{service}.settings").get_settings()
         upgrade(service, settings.resolved_database_url())
         print(f"{service}: migrated to head")
@@ -228,7 +229,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=_run)
 
     p = sub.add_parser("migrate", help="upgrade service databases to the newest schema")
-    p.add_argument("services", nargs="*", help=f"any of {', '.join(MIGRATED_SERVICES)}")
+    p.add_argument("services", nargs="*", help=f"any of {', '.join(SERVICES)}")
     p.set_defaults(func=_migrate)
 
     p = sub.add_parser("create-admin", help="create the first admin (or make an account admin)")
@@ -247,7 +248,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser(
         "serve", help="run one service's API, or the web pages (deployment: one per container)"
     )
-    p.add_argument("service", choices=(*MIGRATED_SERVICES, "web"))
+    p.add_argument("service", choices=(*SERVICES, "web"))
     p.add_argument("--host", default="0.0.0.0")
     p.add_argument("--port", type=int, default=8000)
     p.set_defaults(func=_serve)
@@ -279,7 +280,7 @@ def build_parser() -> argparse.ArgumentParser:
     messages = sub.add_parser("messages", help="outbox messages that keep failing to publish")
     msub = messages.add_subparsers(dest="messages_command", required=True)
     p = msub.add_parser("replay", help="hand outbox rows to the relay again")
-    p.add_argument("service", choices=MIGRATED_SERVICES)
+    p.add_argument("service", choices=SERVICES)
     p.add_argument("ids", nargs="*", help="outbox row ids (published or not)")
     p.add_argument(
         "--failed", action="store_true", help="every unpublished row whose publication failed"
@@ -300,7 +301,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=_purge)
 
     p = sub.add_parser("relay", help="publish the outboxes of the named services")
-    p.add_argument("services", nargs="+", choices=MIGRATED_SERVICES)
+    p.add_argument("services", nargs="+", choices=SERVICES)
     p.set_defaults(func=_relay)
 
     return parser

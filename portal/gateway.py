@@ -11,6 +11,7 @@ in deployment."""
 from __future__ import annotations
 
 import html
+import importlib
 import os
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
@@ -24,9 +25,6 @@ from fastapi.responses import HTMLResponse, JSONResponse, Response
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from portal.metrics import BacklogCollector
-from services.accounts.app import create_app as accounts_app
-from services.catalogue.app import create_app as catalogue_app
-from services.dossiers.app import create_app as dossiers_app
 from services.kernel.contracts import QUEUES
 from services.kernel.errors import (
     Text,
@@ -36,13 +34,10 @@ from services.kernel.errors import (
 )
 from services.kernel.health import alive_instances
 from services.kernel.metrics import MetricsMiddleware, render, scrape_registry
+from services.kernel.registry import PUBLIC_APIS, SERVICES
 from services.kernel.settings import ServiceSettings
 from services.kernel.web import BodyLimitMiddleware, check_ready
-from services.notifier.app import create_app as notifier_app
 from web.app import create_app as web_app
-
-PUBLIC = ("accounts", "catalogue", "dossiers")
-OUTBOX_SERVICES = ("accounts", "catalogue", "dossiers", "notifier")
 
 
 def gateway_body_limit() -> int:
@@ -55,11 +50,9 @@ def gateway_body_limit() -> int:
 
 
 def create_gateway() -> FastAPI:
-    apps = {
-        "accounts": accounts_app(),
-        "catalogue": catalogue_app(),
-        "dossiers": dossiers_app(),
-        "notifier": notifier_app(),
+    apps: dict[str, FastAPI] = {
+        service: importlib.import_module(f"services.{service}.app").create_app()
+        for service in SERVICES
     }
     pages = web_app()
     redis_url = ServiceSettings().redis_url
@@ -83,7 +76,7 @@ def create_gateway() -> FastAPI:
     # the largest body any route takes (a result's files); each route's own limit is lower
     gateway.add_middleware(BodyLimitMiddleware, max_bytes=gateway_body_limit())
     gateway.add_middleware(MetricsMiddleware, service="gateway")
-    backlog = BacklogCollector(redis_url, OUTBOX_SERVICES)
+    backlog = BacklogCollector(redis_url, SERVICES)
 
     @gateway.get("/metrics", include_in_schema=False)
     async def metrics() -> Response:
@@ -99,7 +92,7 @@ def create_gateway() -> FastAPI:
     # The gateway's own answers (e.g. a path no service matches, such as one with a newline
     # that the mounts' patterns refuse) are problem+json like the services' answers.
     install_problem_handlers(gateway)
-    for name in PUBLIC:
+    for name in PUBLIC_APIS:
         gateway.mount(f"/api/v1/{name}", apps[name])
 
     @gateway.get("/healthz", include_in_schema=False)
@@ -116,7 +109,7 @@ def create_gateway() -> FastAPI:
             for queue in QUEUES:
                 n = await alive_instances(client, "worker", queue)
                 checks[f"{queue}.worker"] = "ok" if n else "missing"
-            for service in OUTBOX_SERVICES:
+            for service in SERVICES:
                 n = await alive_instances(client, "relay", service)
                 checks[f"{service}.relay"] = "ok" if n else "missing"
         except Exception as exc:
@@ -132,10 +125,12 @@ def create_gateway() -> FastAPI:
     @gateway.get("/docs", include_in_schema=False)
     async def docs() -> HTMLResponse:
         return get_swagger_ui_html(
-            openapi_url=f"/api/v1/{PUBLIC[0]}/openapi.json",
+            openapi_url=f"/api/v1/{PUBLIC_APIS[0]}/openapi.json",
             title="Cổng Dịch vụ công — API",
             swagger_ui_parameters={
-                "urls": [{"url": f"/api/v1/{name}/openapi.json", "name": name} for name in PUBLIC],
+                "urls": [
+                    {"url": f"/api/v1/{name}/openapi.json", "name": name} for name in PUBLIC_APIS
+                ],
                 "persistAuthorization": True,
             },
         )

@@ -21,12 +21,12 @@ import redis.asyncio as aioredis
 
 from portal.metrics import BacklogCollector
 from services.kernel.metrics import metrics_port, scrape_registry, serve_metrics
-from services.kernel.migrations import MIGRATED_SERVICES
+from services.kernel.registry import SERVICES
 from services.kernel.settings import ServiceSettings
 
 log = logging.getLogger("portal.housekeeping")
 
-PURGE_TASKS = {service: f"{service}.purge_expired" for service in MIGRATED_SERVICES}
+PURGE_TASKS = {service: f"{service}.purge_expired" for service in SERVICES}
 PURGE_KEY = "portal:purge:sent"
 
 

@@ -16,7 +16,7 @@ from sqlalchemy import select, update
 from portal.metrics import OutboxState, outbox_state, queue_depths, service_database
 from services.kernel.contracts import QUEUES, SendEmailV1
 from services.kernel.db import database_for, utcnow
-from services.kernel.migrations import MIGRATED_SERVICES
+from services.kernel.registry import SERVICES
 from services.kernel.settings import ServiceSettings
 
 _DURATION = re.compile(r"^(\d+(?:\.\d+)?)([smhdw])$")
@@ -60,7 +60,7 @@ class QueuesReport:
 async def queues_report() -> QueuesReport:
     depths = await queue_depths(ServiceSettings().redis_url)
     outboxes = {}
-    for service in MIGRATED_SERVICES:
+    for service in SERVICES:
         db, outbox = service_database(service)
         outboxes[service] = await outbox_state(db, outbox)
         await db.dispose()
@@ -228,7 +228,7 @@ async def purge(
     from services.dossiers.maintenance import count_old_drafts
 
     summary: dict[str, dict[str, int]] = {}
-    for service in MIGRATED_SERVICES:
+    for service in SERVICES:
         maintenance = importlib.import_module(f"services.{service}.maintenance")
         settings = importlib.import_module(f"services.{service}.settings").get_settings()
         if service != "dossiers":
@@ -249,7 +249,7 @@ async def purge(
         finally:
             if bar is not None:
                 bar.close()
-    for service in MIGRATED_SERVICES:
+    for service in SERVICES:
         settings = importlib.import_module(f"services.{service}.settings").get_settings()
         await database_for(settings.resolved_database_url()).dispose()
     return summary

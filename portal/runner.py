@@ -19,7 +19,8 @@ import redis
 
 from services.kernel.captcha import load_captcha_secret
 from services.kernel.contracts import QUEUES
-from services.kernel.migrations import MIGRATED_SERVICES, upgrade
+from services.kernel.migrations import upgrade
+from services.kernel.registry import SERVICES
 from services.kernel.settings import ServiceSettings
 
 
@@ -84,7 +85,7 @@ def ensure_redis(settings: ServiceSettings, data_dir: Path) -> subprocess.Popen[
 def migrate_all() -> None:
     import importlib
 
-    for service in MIGRATED_SERVICES:
+    for service in SERVICES:
         settings = importlib.import_module(f"services.{service}.settings").get_settings()
         upgrade(service, settings.resolved_database_url())
 
@@ -150,8 +151,7 @@ def _wait_healthy(port: int, sup: Supervisor, timeout: float) -> bool:
     return False
 
 
-API_SERVICES = ("accounts", "catalogue", "dossiers", "notifier")  # notifier: health only
-APPS = {service: f"services.{service}.app:create_app" for service in API_SERVICES} | {
+APPS = {service: f"services.{service}.app:create_app" for service in SERVICES} | {
     "web": "web.app:create_app"  # the pages: nginx routes `/` to it
 }
 PROTOCOL = "portal.http:ProblemHttpToolsProtocol"
@@ -266,7 +266,7 @@ def process_plan(port: int, worker_concurrency: dict[str, int]) -> list[tuple[st
         plan.append(
             (f"{queue}-worker", worker_argv(queue, concurrency=worker_concurrency.get(queue, 1)))
         )
-    plan.append(("relay", [py, "-m", "portal", "relay", *MIGRATED_SERVICES]))
+    plan.append(("relay", [py, "-m", "portal", "relay", *SERVICES]))
     return plan
 
 

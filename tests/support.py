@@ -29,6 +29,8 @@ import httpx
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import SMTP as SMTPServer
 
+from services.kernel.registry import SERVICES
+
 ROOT = Path(__file__).resolve().parent.parent
 
 
@@ -231,7 +233,6 @@ async def _drop_databases(admin_url: str, names: list[str]) -> None:
     )
 
 
-SERVICES = ("accounts", "catalogue", "dossiers", "notifier")
 TRUSTED_PROXY = "127.0.0.2"
 """The address the test stack trusts as a reverse proxy (PORTAL_TRUSTED_PROXIES): all of
 127.0.0.0/8 is the loopback interface on Linux, so a client can connect from it."""

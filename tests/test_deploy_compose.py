@@ -21,15 +21,15 @@ import yaml
 from portal.cli import build_parser
 from portal.runner import api_argv
 from services.kernel.contracts import QUEUES
-from services.kernel.migrations import MIGRATED_SERVICES
+from services.kernel.registry import PUBLIC_APIS, SERVICES
 from tests.support import ROOT
 
 DEPLOY = ROOT / "deploy"
 COMPOSE_FILE = DEPLOY / "compose.yaml"
 TEMPLATE = DEPLOY / "nginx" / "templates" / "default.conf.template"
-PUBLIC = ("accounts", "catalogue", "dossiers")
+PUBLIC = PUBLIC_APIS
 API_PORT = api_argv("accounts")[api_argv("accounts").index("--port") + 1]  # `portal serve`
-_PREFIXES = ("PORTAL_", "REDIS_", "SMTP_", *(f"{s.upper()}_" for s in MIGRATED_SERVICES))
+_PREFIXES = ("PORTAL_", "REDIS_", "SMTP_", *(f"{s.upper()}_" for s in SERVICES))
 
 
 def compose_schema() -> dict[str, Any]:
@@ -116,7 +116,7 @@ def test_every_portal_container_runs_a_valid_portal_command(compose: dict[str, A
     for name in PUBLIC:
         assert commands[name] == ["serve", name]
     relay = build_parser().parse_args(commands["relay"])
-    assert sorted(relay.services) == sorted(MIGRATED_SERVICES)
+    assert sorted(relay.services) == sorted(SERVICES)
     assert commands["migrate"] == ["migrate"] and commands["keys"] == ["keys"]
     # every API and worker waits for the migrations and the signing key
     for name in [*PUBLIC, "relay", *(f"{q}-worker" for q in QUEUES)]:
@@ -144,7 +144,7 @@ def test_settings_pass_the_production_checks(
             monkeypatch.delenv(key, raising=False)
         for key, value in resolved.items():
             monkeypatch.setenv(key, value)
-        for svc in MIGRATED_SERVICES:
+        for svc in SERVICES:
             module = importlib.import_module(f"services.{svc}.settings")
             module.get_settings.cache_clear()
             settings = module.get_settings()
@@ -156,7 +156,7 @@ def test_settings_pass_the_production_checks(
             module.get_settings.cache_clear()
         assert resolved["SMTP_HOST"] in services  # the mail catcher
     sql = (DEPLOY / "postgres" / "init-databases.sql").read_text()
-    assert sorted(re.findall(r"CREATE DATABASE (\w+);", sql)) == sorted(MIGRATED_SERVICES)
+    assert sorted(re.findall(r"CREATE DATABASE (\w+);", sql)) == sorted(SERVICES)
 
 
 def test_health_checks_and_a_redis_that_keeps_tasks(compose: dict[str, Any]) -> None:

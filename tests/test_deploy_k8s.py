@@ -26,13 +26,13 @@ from kubernetes_validate.utils import latest_version
 from portal.cli import build_parser
 from portal.runner import api_argv, worker_argv
 from services.kernel.contracts import QUEUES
-from services.kernel.migrations import MIGRATED_SERVICES
+from services.kernel.registry import PUBLIC_APIS, SERVICES
 from tests.support import ROOT
 
 K8S = ROOT / "deploy" / "k8s"
 TEMPLATE = ROOT / "deploy" / "nginx" / "templates" / "default.conf.template"
 KEDA_SCHEMA = Path(__file__).parent / "schemas" / "keda-scaledobject.json"
-PUBLIC = ("accounts", "catalogue", "dossiers")
+PUBLIC = PUBLIC_APIS
 SCALED_QUEUES = ("dossiers", "notifier")
 API_PORT = int(api_argv("accounts")[api_argv("accounts").index("--port") + 1])
 # the oldest Kubernetes these manifests are meant for, and the newest the schemas know
@@ -288,8 +288,8 @@ def _check_settings(
         "worker": [getattr(args, "queue", None)],
         "migrate": getattr(args, "services", None),
         "relay": getattr(args, "services", None),
-    }[args.command] or list(MIGRATED_SERVICES)
-    prefixes = ("PORTAL_", "REDIS_", "SMTP_", *(f"{s.upper()}_" for s in MIGRATED_SERVICES))
+    }[args.command] or list(SERVICES)
+    prefixes = ("PORTAL_", "REDIS_", "SMTP_", *(f"{s.upper()}_" for s in SERVICES))
     for key in [k for k in os.environ if k.startswith(prefixes)]:
         monkeypatch.delenv(key)
     for key, value in env.items():

@@ -28,6 +28,7 @@ from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis.errors import Unsatisfiable
 from schemathesis import Case, GenerationMode
 
+from services.kernel.registry import PUBLIC_APIS
 from tests.accounts_flow import bearer, registered_citizen
 from tests.dossiers_flow import admin_tokens, officer_of, pdf, wait_for_catalogue_copy
 from tests.support import RedisServer, SmtpSink, Stack
@@ -36,7 +37,7 @@ pytestmark = pytest.mark.fuzz
 
 PROBLEM = "application/problem+json"
 PROBLEM_FIELDS = ("type", "title", "status", "detail")
-SERVICES = ("accounts", "catalogue", "dossiers")
+SERVICES = PUBLIC_APIS
 EXAMPLES = int(os.environ.get("FUZZ_EXAMPLES", "5"))
 LAWYERS_BRANCH = "1.002181"  # a province-tier procedure of Sở Tư pháp (HT-STP)
 HTML_BY_DESIGN = {

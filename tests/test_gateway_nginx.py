@@ -21,11 +21,12 @@ from pathlib import Path
 import httpx
 import pytest
 
+from services.kernel.registry import PUBLIC_APIS
 from tests.accounts_flow import PASSWORD, activation_code, bearer, register, sign_in
 from tests.support import ROOT, Stack, free_port, wait_until
 
 TEMPLATE = ROOT / "deploy" / "nginx" / "templates" / "default.conf.template"
-PUBLIC = ("accounts", "catalogue", "dossiers")
+PUBLIC = PUBLIC_APIS
 
 
 def _nginx_binary() -> str | None:

@@ -18,9 +18,9 @@ import pytest
 import redis
 
 from services.kernel.contracts import QUEUES
+from services.kernel.registry import SERVICES
 from tests.support import ROOT, Stack, wait_until
 
-SERVICES = ("accounts", "catalogue", "dossiers", "notifier")
 OUTBOX_ROW = (
     "INSERT INTO outbox (id, task_name, payload, created_at, available_at, published_at, "
     "attempts, last_error) VALUES ($1, 'notifier.send_email', '{}', "

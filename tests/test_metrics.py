@@ -16,7 +16,7 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from services.kernel.contracts import QUEUES
-from services.kernel.migrations import MIGRATED_SERVICES
+from services.kernel.registry import SERVICES
 from tests.accounts_flow import register
 from tests.support import ROOT, SmtpSink, Stack, free_port, wait_until
 
@@ -120,7 +120,7 @@ def test_worker_queue_outbox_and_email_series(
     assert {dict(k)["queue"] for k in series["portal_queue_depth"]} == set(QUEUES)
     assert all(v >= 0 for v in series["portal_queue_depth"].values())
     for name in ("portal_outbox_backlog", "portal_outbox_oldest_age_seconds"):
-        assert {dict(k)["service"] for k in series[name]} == set(MIGRATED_SERVICES)
+        assert {dict(k)["service"] for k in series[name]} == set(SERVICES)
         assert all(v >= 0 for v in series[name].values())
     assert set(series["portal_metrics_source_up"].values()) == {1.0}
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import importlib
+import importlib.util
 import uuid
 
 import pytest
@@ -16,7 +17,8 @@ from portal import runner
 from services.accounts.service import ACCOUNT, CLIENT, PAIR
 from services.kernel.contracts import CONTRACTS, QUEUES, SendEmailV1, queue_of
 from services.kernel.errors import request_language
-from services.kernel.migrations import MIGRATED_SERVICES, alembic_config, upgrade
+from services.kernel.migrations import alembic_config, upgrade
+from services.kernel.registry import SERVICES
 from services.notifier.mailer import PermanentFailure, build_message, render
 from services.notifier.service import retry_delay
 from tests.support import _create_databases, _drop_databases, _with_database
@@ -34,14 +36,28 @@ def test_every_queue_has_a_worker_and_every_service_a_relay() -> None:
     consumed = {argv[argv.index("-Q") + 1] for argv in plan.values() if "-Q" in argv}
     assert consumed == set(QUEUES)
     relayed = set(plan["relay"][plan["relay"].index("relay") + 1 :])
-    assert relayed == set(MIGRATED_SERVICES)
+    assert relayed == set(SERVICES)
     for queue in QUEUES:
         tasks = importlib.import_module(f"services.{queue}.tasks")
         assert tasks.celery.conf.task_default_queue == queue
         assert tasks.celery.conf.task_acks_late and tasks.celery.conf.task_reject_on_worker_lost
         visibility = tasks.celery.conf.broker_transport_options["visibility_timeout"]
         assert tasks.celery.conf.task_time_limit < visibility
-    assert set(MIGRATED_SERVICES) == set(QUEUES)
+    assert set(SERVICES) == set(QUEUES)
+
+
+def test_every_service_has_the_same_shape_and_its_purge_task() -> None:
+    """The one list of services (services/kernel/registry.py): each has its app, settings,
+    migrations and housekeeping, its purge task registered on its own queue the same way."""
+    for service in SERVICES:
+        for module in ("app", "settings", "tasks", "maintenance", "migrations.env"):
+            assert importlib.util.find_spec(f"services.{service}.{module}"), (service, module)
+        tasks = importlib.import_module(f"services.{service}.tasks")
+        purge = tasks.celery.tasks[f"{service}.purge_expired"]
+        assert queue_of(purge.name) == service
+        assert "messages_older_than_days" in purge.__wrapped__.__code__.co_varnames
+        maintenance = importlib.import_module(f"services.{service}.maintenance")
+        assert asyncio.iscoroutinefunction(maintenance.purge)
 
 
 def test_worker_concurrency_is_given_for_all_queues_or_per_queue() -> None:
@@ -56,16 +72,16 @@ def test_worker_concurrency_is_given_for_all_queues_or_per_queue() -> None:
 
 
 def test_each_service_has_a_single_migration_head() -> None:
-    for service in MIGRATED_SERVICES:
+    for service in SERVICES:
         script = ScriptDirectory.from_config(alembic_config(service, "sqlite://"))
         assert len(script.get_heads()) == 1, service
 
 
 def test_migrations_upgrade_an_empty_postgresql_database(database_url: str) -> None:
-    names = [f"portal_migrate_{uuid.uuid4().hex[:8]}_{s}" for s in MIGRATED_SERVICES]
+    names = [f"portal_migrate_{uuid.uuid4().hex[:8]}_{s}" for s in SERVICES]
     asyncio.run(_create_databases(database_url, names))
     try:
-        for service, name in zip(MIGRATED_SERVICES, names, strict=True):
+        for service, name in zip(SERVICES, names, strict=True):
             url = _with_database(database_url, name).replace(
                 "postgresql://", "postgresql+asyncpg://"
             )

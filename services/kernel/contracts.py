@@ -9,7 +9,10 @@ from typing import Any, ClassVar, Literal
 
 from pydantic import BaseModel, ConfigDict, EmailStr
 
-QUEUES: tuple[str, ...] = ("accounts", "catalogue", "dossiers", "notifier")
+from services.kernel.registry import SERVICES
+
+QUEUES: tuple[str, ...] = SERVICES
+"""One queue per service, named after it."""
 
 
 def queue_of(task_name: str) -> str:

@@ -13,7 +13,6 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import create_async_engine
 
 SERVICES_DIR = Path(__file__).resolve().parent.parent
-MIGRATED_SERVICES = ("accounts", "catalogue", "dossiers", "notifier")
 
 
 def alembic_config(service: str, url: str) -> Config:
