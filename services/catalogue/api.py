@@ -10,10 +10,11 @@ from collections.abc import Awaitable, Callable
 from typing import Annotated, Any
 from urllib.parse import quote
 
-from fastapi import Depends, File, Form, Query, Request, Response, UploadFile
+from fastapi import Depends, File, Form, Path, Query, Request, Response, UploadFile
 from pydantic import BaseModel
 
 from services.catalogue import schemas
+from services.catalogue.lexicon_service import LexiconService
 from services.catalogue.service import CatalogueService
 from services.catalogue.settings import get_settings
 from services.kernel.auth import CurrentAdmin
@@ -37,6 +38,13 @@ def _service(request: Request, session: DbSession) -> CatalogueService:
 Service = Annotated[CatalogueService, Depends(_service)]
 
 
+def _lexicon_service(request: Request, session: DbSession) -> LexiconService:
+    return LexiconService(session, request.app.state.settings)
+
+
+Lexicon = Annotated[LexiconService, Depends(_lexicon_service)]
+
+
 class ReadCache:
     """Encoded answers of this process, valid for one catalogue revision: a popular search
     or procedure page is computed once per change of the catalogue, not once per citizen."""
@@ -44,9 +52,9 @@ class ReadCache:
     def __init__(self, size: int = 4096) -> None:
         self.size = size
         self.revision = -1
-        self.entries: OrderedDict[str, bytes] = OrderedDict()
+        self.entries: OrderedDict[str, tuple[bytes, Any]] = OrderedDict()
 
-    def get(self, key: str, revision: int) -> bytes | None:
+    def get(self, key: str, revision: int) -> tuple[bytes, Any] | None:
         if revision != self.revision:
             self.entries.clear()
             self.revision = revision
@@ -56,7 +64,7 @@ class ReadCache:
             self.entries.move_to_end(key)
         return body
 
-    def put(self, key: str, revision: int, body: bytes) -> None:
+    def put(self, key: str, revision: int, body: tuple[bytes, Any]) -> None:
         if revision == self.revision:
             self.entries[key] = body
             if len(self.entries) > self.size:
@@ -86,16 +94,21 @@ async def cached(
     service: CatalogueService,
     produce: Callable[[], Awaitable[Any]],
     model: type[BaseModel] | None = None,
-) -> Response:
-    """Answer a read from this process's cache when the catalogue has not changed since."""
+    *,
+    key: str | None = None,
+    noted: Callable[[Any], Any] | None = None,
+) -> tuple[Response, Any]:
+    """Answer a read from this process's cache when the catalogue has not changed since; with
+    what `noted` picked from the answer's content when it was produced (for the search log)."""
     cache: ReadCache = request.app.state.read_cache
-    key = f"{request.url.path}?{request.url.query}"
+    key = key or f"{request.url.path}?{request.url.query}"
     revision = await service.repo.revision()
-    body = cache.get(key, revision)
-    if body is None:
-        body = encode(await produce(), model)
-        cache.put(key, revision, body)
-    return respond(request, body)
+    entry = cache.get(key, revision)
+    if entry is None:
+        content = await produce()
+        entry = (encode(content, model), noted(content) if noted else None)
+        cache.put(key, revision, entry)
+    return respond(request, entry[0]), entry[1]
 
 
 Page = Annotated[int, Query(ge=1, le=10_000)]
@@ -130,7 +143,7 @@ async def list_agencies(
         items = [schemas.AgencyOut.model_validate(a).model_dump(mode="json") for a in agencies]
         return page_of(items, page, page_size)
 
-    return await cached(request, service, produce)
+    return (await cached(request, service, produce))[0]
 
 
 @router.get("/agencies/{agency_id}", response_model=schemas.AgencyDetail, tags=["agencies"])
@@ -139,7 +152,7 @@ async def get_agency(request: Request, service: Service, agency_id: str) -> Resp
     async def produce() -> dict[str, Any]:
         return (await service.agency_detail(agency_id)).model_dump(mode="json")
 
-    return await cached(request, service, produce)
+    return (await cached(request, service, produce))[0]
 
 
 @router.get("/fields", response_model=schemas.FieldPage, tags=["fields"])
@@ -156,7 +169,7 @@ async def list_fields(
         items = [f.model_dump(mode="json") for f in await service.fields(tier)]
         return page_of(items, page, page_size)
 
-    return await cached(request, service, produce)
+    return (await cached(request, service, produce))[0]
 
 
 @router.get("/procedures", response_model=schemas.ProcedurePage, tags=["procedures"])
@@ -186,16 +199,37 @@ async def list_procedures(
         )
         return result.model_dump(mode="json")
 
-    return await cached(request, service, produce)
+    response, total = await cached(request, service, produce, noted=lambda c: c["total"])
+    if q and page == 1:
+        request.app.state.search_log.searched(q, total)
+    return response
 
 
 @router.get("/procedures/{id_or_code}", response_model=schemas.ProcedureDetail, tags=["procedures"])
-async def get_procedure(request: Request, service: Service, id_or_code: str) -> Response:
+async def get_procedure(
+    request: Request,
+    service: Service,
+    id_or_code: str,
+    q: Annotated[
+        str | None,
+        Query(max_length=200, description="the search this procedure was opened from (counted)"),
+    ] = None,
+) -> Response:
 
     async def produce() -> dict[str, Any]:
         return await service.detail(id_or_code)
 
-    return await cached(request, service, produce, schemas.ProcedureDetail)
+    response, code = await cached(
+        request,
+        service,
+        produce,
+        schemas.ProcedureDetail,
+        key=request.url.path,
+        noted=lambda c: c["code"],
+    )
+    if q:
+        request.app.state.search_log.opened(q, code)
+    return response
 
 
 @router.get(
@@ -371,3 +405,50 @@ async def remove_form(
     """Remove a form's file (a form the components name stays listed, without a file)."""
     await commit_through(session, service.remove_form(id_or_code, form_id))
     return Response(status_code=204)
+
+
+# -- search: the lexicon and the search log (admins) -------------------------------------------
+
+
+@router.get("/lexicon", response_model=schemas.LexiconPage, tags=["search"])
+async def lexicon_entries(service: Lexicon, _: CurrentAdmin) -> Any:
+    """Từ điển tìm kiếm: the file's entries and the admins', each checked against the
+    catalogue (`unmatched`: its wordings that match no procedure)."""
+    return await service.entries()
+
+
+@router.post("/lexicon", status_code=201, response_model=schemas.LexiconEntryOut, tags=["search"])
+async def add_lexicon_entry(
+    body: schemas.LexiconEntryIn,
+    request: Request,
+    service: Lexicon,
+    session: DbSession,
+    admin: CurrentAdmin,
+) -> Any:
+    """Add what citizens type for a procedure; it applies on the next search. Every wording must
+    match at least one procedure (422 otherwise, at the field)."""
+    lang = request_language(request)
+    return await commit_through(session, service.add(body, admin.user_id, lang))
+
+
+@router.delete("/lexicon/{entry_id}", status_code=204, tags=["search"])
+async def remove_lexicon_entry(
+    entry_id: Annotated[str, Path(max_length=64)],
+    service: Lexicon,
+    session: DbSession,
+    _: CurrentAdmin,
+) -> Response:
+    """Remove an admin's entry (the file's entries change in the file)."""
+    await commit_through(session, service.remove(entry_id))
+    return Response(status_code=204)
+
+
+@router.get("/search-report", response_model=schemas.SearchReport, tags=["search"])
+async def search_report(
+    service: Lexicon,
+    _: CurrentAdmin,
+    days: Annotated[int, Query(ge=1, le=365)] = 30,
+) -> Any:
+    """Frequent queries of the last `days` days: those that found nothing, those whose results
+    nobody opened, and the most searched — what the lexicon should learn next."""
+    return await service.report(days)

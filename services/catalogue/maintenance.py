@@ -1,5 +1,6 @@
 """Housekeeping of the catalogue database, run by the `catalogue.purge_expired` task (the relay
-sends it every hour) and by `portal purge`: published outbox rows past the message retention
+sends it every hour) and by `portal purge`: published outbox rows past the message retention,
+search counts older than `search_log_days`
 (procedure versions themselves are kept: dossiers refer to them)."""
 
 from __future__ import annotations
@@ -7,6 +8,7 @@ from __future__ import annotations
 import datetime as dt
 
 from services.catalogue.models import OutboxMessage
+from services.catalogue.search_log import purge_older_than
 from services.catalogue.settings import CatalogueSettings
 from services.kernel.db import database_for
 from services.kernel.outbox import purge_published
@@ -19,4 +21,5 @@ async def purge(
     db = database_for(settings.resolved_database_url())
     retention = settings.message_retention if messages_older_than is None else messages_older_than
     outbox = await purge_published(db, OutboxMessage, retention)
-    return {"published_outbox": outbox}
+    searches = await purge_older_than(db, settings.search_log_days)
+    return {"published_outbox": outbox, "search_log_rows": searches}

@@ -10,6 +10,7 @@ from typing import Any
 from sqlalchemy import (
     JSON,
     Boolean,
+    Date,
     ForeignKey,
     Index,
     Integer,
@@ -119,6 +120,45 @@ class SearchTerm(Base):
 
     term: Mapped[str] = mapped_column(String(80), primary_key=True)
     frequency: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class LexiconEntry(Base):
+    """An admin's addition to the search lexicon (the file's entries are not stored): what
+    citizens say, and the catalogue's wordings it stands for."""
+
+    __tablename__ = "lexicon_entries"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
+    says: Mapped[list[str]] = mapped_column(JSON)
+    means: Mapped[list[str]] = mapped_column(JSON)
+    note: Mapped[str] = mapped_column(Text, default="")
+    source: Mapped[str] = mapped_column(String(300), default="")
+    created_by: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
+class SearchCount(Base):
+    """How often a normalised query was searched on a day, and how often it found something.
+    No personal data: no user, no address, no time of day; long digit runs are masked."""
+
+    __tablename__ = "search_counts"
+
+    query: Mapped[str] = mapped_column(String(200), primary_key=True)
+    day: Mapped[dt.date] = mapped_column(Date, primary_key=True)
+    searches: Mapped[int] = mapped_column(Integer, default=0)
+    found: Mapped[int] = mapped_column(Integer, default=0)
+    """Searches with at least one result."""
+
+
+class SearchOpen(Base):
+    """Which result of a normalised query was opened, how often, on a day."""
+
+    __tablename__ = "search_opens"
+
+    query: Mapped[str] = mapped_column(String(200), primary_key=True)
+    day: Mapped[dt.date] = mapped_column(Date, primary_key=True)
+    procedure_code: Mapped[str] = mapped_column(String(40), primary_key=True)
+    opens: Mapped[int] = mapped_column(Integer, default=0)
 
 
 class CatalogueRevision(Base):

@@ -5,7 +5,7 @@ space-separated terms, so they find the same candidates and rank them with the s
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Callable, Collection, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -27,16 +27,18 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 from sqlalchemy.orm import defer
 from sqlalchemy.sql.elements import ColumnElement
 
+from services.catalogue.lexicon import Entry, Lexicon, Reading, Slot
 from services.catalogue.models import (
     Agency,
     CatalogueRevision,
     Field,
     Form,
+    LexiconEntry,
     Procedure,
     ProcedureVersion,
     SearchTerm,
 )
-from services.catalogue.search import Query, near_terms, similarity, terms
+from services.catalogue.search import Query, Word, near_terms, similarity, terms
 
 SIMPLE = literal_column("'simple'::regconfig")
 """PostgreSQL's text-search configuration without stemming: terms are folded words already."""
@@ -45,7 +47,9 @@ SIMPLE = literal_column("'simple'::regconfig")
 RANKED_CANDIDATES = 60
 """Matches whose similarity is computed for one page of a search (services/catalogue)."""
 
-_vocabularies: dict[tuple[str, int], dict[str, int]] = {}
+_vocabularies: dict[tuple[str, int, frozenset[str]], dict[str, int]] = {}
+_phrase_memos: dict[tuple[str, int], dict[tuple[str, ...], bool]] = {}
+_lexicons: dict[tuple[str, int, int], Lexicon] = {}
 
 
 @dataclass(frozen=True)
@@ -194,11 +198,15 @@ class CatalogueRepository:
     # -- search ------------------------------------------------------------------------------
 
     async def correct(
-        self, words: Sequence[str], conditions: list[ColumnElement[bool]]
+        self,
+        words: Sequence[str],
+        conditions: list[ColumnElement[bool]],
+        also_known: Collection[str] = (),
     ) -> tuple[str, ...]:
-        """Each word unknown to the vocabulary replaced by the known term it most likely means:
-        among the nearest terms, the one found most often together with the other words."""
-        vocabulary = await self.vocabulary()
+        """Each word unknown to the vocabulary (and to `also_known`, the lexicon's words)
+        replaced by the known term it most likely means: among the nearest terms, the one found
+        most often together with the other words."""
+        vocabulary = await self.vocabulary(also_known)
         unknown = [i for i, w in enumerate(words) if w not in vocabulary and not w.isdigit()]
         if not unknown:
             return tuple(words)
@@ -214,34 +222,54 @@ class CatalogueRepository:
             chosen[i] = choices[i][found.index(max(found))]
         return tuple(chosen)
 
-    async def vocabulary(self) -> dict[str, int]:
-        """The search terms and their frequencies, read once per catalogue revision (every
-        change that rebuilds them bumps it) and kept by the process."""
-        key = (str(self.session.bind.url), await self.revision())
+    async def vocabulary(self, also_known: Collection[str] = ()) -> dict[str, int]:
+        """The search terms and their frequencies (with `also_known` words, frequency 0), read
+        once per catalogue revision (every change that rebuilds them bumps it) and kept by the
+        process."""
+        key = (str(self.session.bind.url), await self.revision(), frozenset(also_known))
         if key not in _vocabularies:
             rows = await self.session.execute(select(SearchTerm.term, SearchTerm.frequency))
             _vocabularies.clear()
-            _vocabularies[key] = {term: frequency for term, frequency in rows.all()}
+            _vocabularies[key] = {w: 0 for w in also_known} | dict(rows.tuples().all())
         return _vocabularies[key]
 
     def _fulltext(self, groups: Sequence[Sequence[str]]) -> ColumnElement[bool]:
         """Procedures whose terms include every word of at least one group."""
+        return self._match([[Slot((w,), ((w,),)) for w in group] for group in groups])
+
+    def _match(self, options: Sequence[Sequence[Slot]]) -> ColumnElement[bool]:
+        """Procedures that match every slot of at least one option; a slot matches when the
+        terms include every word of at least one of its alternatives."""
         if self.postgres:
-            tsquery = " | ".join("(" + " & ".join(group) + ")" for group in groups)
+            tsquery = _boolean(options, "&", "|", lambda w: w)
             return func.to_tsvector(SIMPLE, Procedure.search_document).op("@@")(
                 func.to_tsquery(SIMPLE, tsquery)
             )
-        match = " OR ".join("(" + " AND ".join(f'"{w}"' for w in group) + ")" for group in groups)
+        match = _boolean(options, " AND ", " OR ", lambda w: f'"{w}"')
         return Procedure.id.in_(
             select(text("procedure_id"))
             .select_from(text("procedure_search"))
             .where(text("procedure_search MATCH :match").bindparams(match=match))
         )
 
-    def _tier(self, query: Query, phrase: str) -> ColumnElement[float]:
-        """The score's coarse part: the code, the exact accented phrase, the folded phrase.
-        Its steps (4 and more) are wider than all the similarity can add (2)."""
+    def _tier(self, query: Query, phrase: str, reading: Reading) -> ColumnElement[float]:
+        """The score's coarse part: the code, the exact accented phrase, the folded phrase
+        (steps of 4 and more: wider than all the similarity can add, 2), then one for each part
+        read through the lexicon whose wording the procedure holds as written (at most 3, so an
+        official name typed as it is written still ranks first)."""
         code = query.code
+        document = " " + Procedure.search_document + " "
+        specific: list[ColumnElement[float]] = [
+            case(
+                (or_(*(document.contains(f" {' '.join(a)} ") for a in slot.alternatives)), 1.0),
+                else_=0.0,
+            )
+            for slot in reading.slots
+            if slot.from_lexicon
+        ][:3]
+        return sum(specific, start=self._phrase_tier(query, phrase, code))
+
+    def _phrase_tier(self, query: Query, phrase: str, code: str | None) -> ColumnElement[float]:
         return (
             case((Procedure.code == (code or ""), 100.0), else_=0.0)
             + case(
@@ -254,40 +282,47 @@ class CatalogueRepository:
         )
 
     async def search(
-        self, query: Query, flt: ProcedureFilter, offset: int, limit: int
+        self, query: Query, flt: ProcedureFilter, offset: int, limit: int, lexicon: Lexicon
     ) -> SearchResult:
-        """Procedures with every word (after typo correction), else with any; ranked: code,
-        exact accented phrase, folded phrase, trigram similarity of the name, shorter first."""
+        """Procedures matching every part of the query as the lexicon reads it (after typo
+        correction), else all parts but one, else any; ranked — code, exact accented phrase,
+        folded phrase, how many of the lexicon's wordings the name holds as they are written,
+        then trigram similarity of the name to the query or to its wordings, shorter first."""
         conditions = self._conditions(flt)
         words: tuple[str, ...] = ()
         corrected = None
+        reading = Reading(())
         if query.code:
             match: ColumnElement[bool] = Procedure.code == query.code
             total = await self._count(conditions, match)
         else:
-            words = await self.correct(query.words, conditions) if query.words else ()
+            tokens = await self._corrected(query.tokens, conditions, lexicon)
+            words = tuple(dict.fromkeys(w.folded for w in tokens))
             corrected = words if words != query.words else None
             if not words:
                 return SearchResult([], 0, None)
-            # every word; else all but one (a word the catalogue does not use); else any
-            attempts: list[list[list[str]]] = [[list(words)]]
-            if len(words) > 2:
-                attempts.append([[w for w in words if w != left_out] for left_out in words])
-            if len(words) > 1:
-                attempts.append([[w] for w in words])
+            reading = lexicon.read(tokens, await self._literal_phrases(lexicon, tokens))
+            slots = list(dict.fromkeys(reading.slots))
+            # every part; else all but one (a word the catalogue does not use); else any
+            attempts: list[list[list[Slot]]] = [[slots]]
+            if len(slots) > 2:
+                attempts.append([[s for s in slots if s != left_out] for left_out in slots])
+            if len(slots) > 1:
+                attempts.append([[s] for s in slots])
             total = 0
-            for groups in attempts:
-                match = self._fulltext(groups)
+            for options in attempts:
+                match = self._match(options)
                 total = await self._count(conditions, match)
                 if total:
                     break
         if not total:
             return SearchResult([], 0, corrected)
         phrase = " ".join(words)
+        phrases = [phrase, *reading.phrases()] if reading.rewritten else [phrase]
         # Trigram similarity costs most (≈12 µs a row): it ranks only the best candidates by
         # tier, then shortest name — within a tier the shorter of two names holding the words
         # is the more similar — RANKED_CANDIDATES at a time, so pages agree with each other.
-        tier = self._tier(query, phrase)
+        tier = self._tier(query, phrase, reading)
         cap = RANKED_CANDIDATES * (1 + (offset + limit - 1) // RANKED_CANDIDATES)
         candidates = (
             select(Procedure.id.label("id"), tier.label("tier"))
@@ -296,10 +331,13 @@ class CatalogueRepository:
             .limit(cap)
             .subquery()
         )
-        score = (
-            candidates.c.tier
-            + func.round(cast(func.similarity(Procedure.name_folded, phrase) * 2, Numeric), 3)
-        ).label("score")
+        similarities = [func.similarity(Procedure.name_folded, p) for p in dict.fromkeys(phrases)]
+        best = (
+            similarities[0]
+            if len(similarities) == 1
+            else (func.greatest if self.postgres else func.max)(*similarities)
+        )
+        score = (candidates.c.tier + func.round(cast(best * 2, Numeric), 3)).label("score")
         rows = await self.session.execute(
             select(Procedure, score)
             .join(candidates, candidates.c.id == Procedure.id)
@@ -309,6 +347,78 @@ class CatalogueRepository:
             .limit(limit)
         )
         return SearchResult([p for p, _ in rows.all()], total, corrected)
+
+    async def _corrected(
+        self, tokens: Sequence[Word], conditions: list[ColumnElement[bool]], lexicon: Lexicon
+    ) -> list[Word]:
+        """The query's words with each unknown one (to the catalogue and to the lexicon)
+        replaced by the term it most likely means; a replaced word keeps no diacritics."""
+        folded = list(dict.fromkeys(w.folded for w in tokens))
+        fixed = dict(
+            zip(folded, await self.correct(folded, conditions, lexicon.words), strict=True)
+        )
+        return [w if fixed[w.folded] == w.folded else Word(fixed[w.folded]) for w in tokens]
+
+    async def _literal_phrases(
+        self, lexicon: Lexicon, tokens: Sequence[Word]
+    ) -> set[tuple[str, ...]]:
+        """Which of the lexicon phrases in this query the catalogue itself writes (then their
+        own words are one more way to match): asked once per phrase and catalogue revision."""
+        memo = await self._phrase_memo()
+        found: set[tuple[str, ...]] = set()
+        for phrase in lexicon.phrases_in(tokens):
+            if phrase not in memo:
+                needle = f"% {' '.join(phrase)} %"
+                memo[phrase] = (
+                    await self.session.scalar(
+                        select(Procedure.id)
+                        .where(
+                            Procedure.retired.is_(False),
+                            (" " + Procedure.search_document + " ").like(needle),
+                        )
+                        .limit(1)
+                    )
+                ) is not None
+            if memo[phrase]:
+                found.add(phrase)
+        return found
+
+    async def _phrase_memo(self) -> dict[tuple[str, ...], bool]:
+        key = (str(self.session.bind.url), await self.revision())
+        if key not in _phrase_memos:
+            _phrase_memos.clear()
+            _phrase_memos[key] = {}
+        return _phrase_memos[key]
+
+    async def lexicon(self, file_entries: Sequence[Entry]) -> Lexicon:
+        """The lexicon: admins' entries (first: they win a tie) and the file's, built once per
+        catalogue revision — an admin's change bumps it, so it applies on the next search."""
+        key = (str(self.session.bind.url), await self.revision(), id(file_entries))
+        if key not in _lexicons:
+            rows = await self.session.scalars(
+                select(LexiconEntry).order_by(LexiconEntry.created_at, LexiconEntry.id)
+            )
+            admin = [
+                Entry(
+                    says=tuple(r.says),
+                    means=tuple(r.means),
+                    note=r.note,
+                    source=r.source,
+                    id=r.id,
+                )
+                for r in rows
+            ]
+            _lexicons.clear()
+            _lexicons[key] = Lexicon([*admin, *file_entries])
+        return _lexicons[key]
+
+    async def matching(self, alternative: Sequence[str]) -> int:
+        """Active procedures holding every word of one wording (a lexicon check)."""
+        if not alternative:
+            return 0
+        return await self._count(
+            self._conditions(ProcedureFilter()), self._fulltext([list(alternative)])
+        )
 
     async def _count(
         self, conditions: list[ColumnElement[bool]], match: ColumnElement[bool]
@@ -352,6 +462,26 @@ class CatalogueRepository:
         self.session.add_all(SearchTerm(term=t, frequency=n) for t, n in counts.items())
         await self.session.flush()
         return len(counts)
+
+
+def _boolean(
+    options: Sequence[Sequence[Slot]], conj: str, disj: str, quote: Callable[[str], str]
+) -> str:
+    """A full-text query: any option; in one, every slot; in a slot, any alternative; in an
+    alternative, every word (words are [a-z0-9]+, safe in both syntaxes)."""
+
+    def any_of(parts: Iterable[str]) -> str:
+        return "(" + disj.join(parts) + ")"
+
+    def all_of(parts: Iterable[str]) -> str:
+        return "(" + conj.join(parts) + ")"
+
+    return any_of(
+        all_of(
+            any_of(all_of(quote(w) for w in alt) for alt in slot.alternatives) for slot in option
+        )
+        for option in options
+    )
 
 
 def procedure_terms(name: str, field_name: str) -> str:

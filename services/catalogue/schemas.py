@@ -246,3 +246,62 @@ class ProcedureUpdate(BoundedDocument):
     present_at_counter: list[str] | None = None
     notes: list[str] | None = None
     declaration_schema: dict[str, Any] | None = None
+
+
+# -- the search lexicon and the search log (admins) ------------------------------------------------
+
+Phrase = Annotated[str, StringConstraints(min_length=1, max_length=120)]
+
+
+class LexiconEntryIn(BaseModel):
+    """An admin's lexicon entry: phrases citizens type, and the catalogue's wordings for them."""
+
+    says: list[Phrase] = Field(min_length=1, max_length=10, description="what citizens type")
+    means: list[Phrase] = Field(
+        min_length=1, max_length=10, description="the catalogue's wordings: any one matches"
+    )
+    note: str = Field("", max_length=500)
+    source: str = Field("", max_length=300)
+
+    @field_validator("says", "means")
+    @classmethod
+    def _clean_phrases(cls, phrases: list[str]) -> list[str]:
+        return [clean(p) for p in phrases]
+
+    _clean = field_validator("note", "source")(clean)
+
+
+class LexiconEntryOut(BaseModel):
+    id: str | None = Field(None, description="admin entries only (the file's have none)")
+    origin: Literal["file", "admin"]
+    noise: bool = Field(False, description="words that carry no meaning in a query")
+    says: list[str]
+    means: list[str]
+    note: str
+    source: str
+    unmatched: list[str] = Field(
+        default_factory=list, description="wordings that match no procedure of the catalogue"
+    )
+
+
+class LexiconPage(BaseModel):
+    items: list[LexiconEntryOut]
+    total: int
+    unmatched: int = Field(description="entries with a wording that matches no procedure")
+
+
+class SearchReportItem(BaseModel):
+    query: str
+    searches: int
+    found: int = Field(description="searches with at least one result")
+    opens: int = Field(description="results opened from this query")
+
+
+class SearchReport(BaseModel):
+    days: int
+    min_searches: int
+    no_results: list[SearchReportItem] = Field(description="frequent queries that found nothing")
+    not_opened: list[SearchReportItem] = Field(
+        description="frequent queries with results nobody opened"
+    )
+    frequent: list[SearchReportItem]

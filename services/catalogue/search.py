@@ -34,10 +34,35 @@ def max_edits(word: str) -> int:
 
 
 @dataclass(frozen=True)
+class Word:
+    """A query word, folded, with its diacritics when it was typed with them (a lexicon phrase
+    must then agree with them: "sơ đồ" is not "sổ đỏ")."""
+
+    folded: str
+    marked: str | None = None
+
+
+_TOKEN = re.compile(r"[^\W_]+")
+
+
+def query_words(raw: str) -> list[Word]:
+    """The folded words of a text in order, each with its diacritics when typed with them."""
+    words: list[Word] = []
+    for token in _TOKEN.findall(accented(raw)):
+        folded_words = terms(token)
+        if len(folded_words) == 1 and not token.isascii():
+            words.append(Word(folded_words[0], token))
+        else:
+            words.extend(Word(w) for w in folded_words)
+    return words
+
+
+@dataclass(frozen=True)
 class Query:
     raw: str
     accented: str
     words: tuple[str, ...]
+    tokens: tuple[Word, ...] = ()
 
     @property
     def code(self) -> str | None:
@@ -47,7 +72,13 @@ class Query:
 
     @classmethod
     def parse(cls, raw: str) -> Query:
-        return cls(raw=raw, accented=accented(raw), words=tuple(dict.fromkeys(terms(raw))))
+        tokens = tuple(query_words(raw))
+        return cls(
+            raw=raw,
+            accented=accented(raw),
+            words=tuple(dict.fromkeys(terms(raw))),
+            tokens=tokens,
+        )
 
 
 def trigrams(text: str) -> set[str]:

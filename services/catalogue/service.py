@@ -13,6 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.catalogue import schemas
 from services.catalogue.declarations import declaration_schema
+from services.catalogue.lexicon import file_entries
 from services.catalogue.models import (
     Agency,
     Field,
@@ -170,7 +171,8 @@ class CatalogueService:
         )
         offset = (page - 1) * page_size
         if q and clean(q):
-            result = await self.repo.search(Query.parse(q), flt, offset, page_size)
+            lexicon = await self.repo.lexicon(file_entries(self.settings.lexicon_path))
+            result = await self.repo.search(Query.parse(q), flt, offset, page_size, lexicon)
         else:
             result = await self.repo.browse(flt, offset, page_size)
         return await self._page(result, page, page_size)

@@ -21,6 +21,12 @@ class CatalogueSettings(ServiceSettings):
     source_file: Path = SHARED_DATA / "procedures" / "national-catalogue.jsonl"
     admin_units_dir: Path = SHARED_DATA / "admin-units"
     agencies_file: Path = Path(__file__).resolve().parent / "data" / "agencies.json"
+    lexicon_path: Path = Path(__file__).resolve().parent / "data" / "lexicon.toml"
+    """The search lexicon shipped with the code (admins add entries through the API)."""
+    search_log_seconds: float = 5.0
+    """How often each process adds its search counts to the database."""
+    search_log_days: int = 180
+    """Days of search counts kept (housekeeping forgets older ones)."""
     max_form_bytes: int = 10 * 1024 * 1024
     cache_max_age: int = 60
     """Seconds a browser or proxy may reuse a catalogue answer (ETag revalidates after)."""

@@ -301,6 +301,7 @@ def create_service_app(
     db: Database,
     routers: list[APIRouter],
     on_startup: Callable[[FastAPI], Awaitable[None]] | None = None,
+    on_shutdown: Callable[[FastAPI], Awaitable[None]] | None = None,
     **state: Any,
 ) -> FastAPI:
     settings.check_production()
@@ -310,6 +311,8 @@ def create_service_app(
         if on_startup is not None:
             await on_startup(app)
         yield
+        if on_shutdown is not None:
+            await on_shutdown(app)
         await db.dispose()
 
     app = FastAPI(
