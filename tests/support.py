@@ -285,6 +285,7 @@ class Stack:
             NOTIFIER_RETRY_BASE_SECONDS="0.5",
             NOTIFIER_RETRY_MAX_SECONDS="2",
             PORTAL_BODY_TIMEOUT_SECONDS="3",
+            CATALOGUE_SEARCH_LOG_SECONDS="0.3",
         )
         for service, url in self.databases.items():
             env[f"{service.upper()}_DATABASE_URL"] = url

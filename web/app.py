@@ -20,7 +20,7 @@ from web.clients.catalogue import CatalogueClient
 from web.clients.dossiers import DossiersClient, ProcessingClient
 from web.errors import PAGES, install_error_pages
 from web.headers import PageHeaders
-from web.pages import accounts, admin, catalogue, filing, folders, officer
+from web.pages import accounts, admin, admin_search, catalogue, filing, folders, officer
 from web.sessions import install_sessions
 from web.settings import WebSettings, get_settings
 from web.templating import STATIC, render_text
@@ -91,7 +91,7 @@ def create_app(
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
     for module in (catalogue, accounts, filing, folders):
         app.include_router(module.router)
-    for module in (officer, admin):  # the officers' console, the admins' pages
+    for module in (officer, admin, admin_search):  # the officers' console, the admins' pages
         app.include_router(module.router)
     install_error_pages(app)
 

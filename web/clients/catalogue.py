@@ -155,14 +155,40 @@ class CatalogueClient(ApiClient):
             page_size=page_size,
         )
 
-    async def procedure(self, id_or_code: str) -> ProcedureDetail:
-        return await self.get_model(f"/procedures/{path_segment(id_or_code)}", ProcedureDetail)
+    async def procedure(self, id_or_code: str, *, searched: str | None = None) -> ProcedureDetail:
+        """A procedure; `searched`: the query it was opened from (the search log counts it)."""
+        return await self.get_model(
+            f"/procedures/{path_segment(id_or_code)}", ProcedureDetail, q=searched
+        )
 
     async def form_file(self, id_or_code: str, form_id: str) -> httpx.Response:
         """The template file, streamed: the caller passes it on and closes it."""
         return await self.stream(
             f"/procedures/{path_segment(id_or_code)}/forms/{path_segment(form_id)}"
         )
+
+    # -- admins: the search lexicon and what citizens searched for ---------------------------
+
+    async def lexicon(self, access_token: str) -> LexiconPage:
+        response = await self.request("GET", "/lexicon", headers=_bearer(access_token))
+        return LexiconPage.model_validate_json(response.content)
+
+    async def add_lexicon_entry(self, access_token: str, entry: dict[str, Any]) -> LexiconEntry:
+        response = await self.request(
+            "POST", "/lexicon", json_body=entry, headers=_bearer(access_token)
+        )
+        return LexiconEntry.model_validate_json(response.content)
+
+    async def remove_lexicon_entry(self, access_token: str, entry_id: str) -> None:
+        await self.request(
+            "DELETE", f"/lexicon/{path_segment(entry_id)}", headers=_bearer(access_token)
+        )
+
+    async def search_report(self, access_token: str, days: int) -> SearchReport:
+        response = await self.request(
+            "GET", "/search-report", params={"days": days}, headers=_bearer(access_token)
+        )
+        return SearchReport.model_validate_json(response.content)
 
     # -- admins: every change publishes a new version of the procedure -----------------------
 
@@ -198,3 +224,42 @@ class CatalogueClient(ApiClient):
             headers={"Authorization": f"Bearer {access_token}"},
         )
         return Form.model_validate_json(response.content)
+
+
+# -- the search lexicon and the search log (admins) ---------------------------------------------
+
+
+class LexiconEntry(ApiModel):
+    id: str | None = None
+    origin: Literal["file", "admin"]
+    noise: bool = False
+    says: list[str]
+    means: list[str]
+    note: str = ""
+    source: str = ""
+    unmatched: list[str] = []
+
+
+class LexiconPage(ApiModel):
+    items: list[LexiconEntry]
+    total: int
+    unmatched: int
+
+
+class SearchReportItem(ApiModel):
+    query: str
+    searches: int
+    found: int
+    opens: int
+
+
+class SearchReport(ApiModel):
+    days: int
+    min_searches: int
+    no_results: list[SearchReportItem]
+    not_opened: list[SearchReportItem]
+    frequent: list[SearchReportItem]
+
+
+def _bearer(access_token: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {access_token}"}

@@ -57,8 +57,15 @@ async def procedures(
 
 
 @router.get("/thu-tuc/{code}", response_class=HTMLResponse)
-async def procedure(request: Request, catalogue: Catalogue, code: str) -> HTMLResponse:
-    detail = await catalogue.procedure(code)
+async def procedure(
+    request: Request,
+    catalogue: Catalogue,
+    code: str,
+    q: Annotated[str, Query(max_length=200)] = "",
+) -> HTMLResponse:
+    """The procedure page; `q`, the search it was opened from, goes on to the catalogue, which
+    counts which result of which query citizens open (no personal data)."""
+    detail = await catalogue.procedure(code, searched=q or None)
     return render(request, "procedure.html", {"procedure": detail})
 
 
