@@ -71,6 +71,7 @@ class SearchResult:
 class CatalogueRepository:
     def __init__(self, session: AsyncSession) -> None:
         self.session = session
+        self._revision: int | None = None
 
     @property
     def postgres(self) -> bool:
@@ -80,12 +81,16 @@ class CatalogueRepository:
         self.session.add(obj)
 
     async def revision(self) -> int:
-        return await self.session.scalar(select(CatalogueRevision.revision)) or 0
+        """The catalogue's revision, read once per request (a repository lives for one)."""
+        if self._revision is None:
+            self._revision = await self.session.scalar(select(CatalogueRevision.revision)) or 0
+        return self._revision
 
     async def bump_revision(self) -> None:
         await self.session.execute(
             update(CatalogueRevision).values(revision=CatalogueRevision.revision + 1)
         )
+        self._revision = None
 
     # -- agencies and fields -----------------------------------------------------------------
 
