@@ -46,6 +46,9 @@ SIMPLE = literal_column("'simple'::regconfig")
 
 RANKED_CANDIDATES = 60
 """Matches whose similarity is computed for one page of a search (services/catalogue)."""
+LEAVE_ONE_OUT_MAX = 12
+"""Parts of a query up to which "all parts but one" is tried (its match grows with the square
+of the parts; a longer query goes straight to "any part")."""
 
 _vocabularies: dict[tuple[str, int, frozenset[str]], dict[str, int]] = {}
 _phrase_memos: dict[tuple[str, int], dict[tuple[str, ...], bool]] = {}
@@ -310,7 +313,7 @@ class CatalogueRepository:
             slots = list(dict.fromkeys(reading.slots))
             # every part; else all but one (a word the catalogue does not use); else any
             attempts: list[list[list[Slot]]] = [[slots]]
-            if len(slots) > 2:
+            if 2 < len(slots) <= LEAVE_ONE_OUT_MAX:
                 attempts.append([[s for s in slots if s != left_out] for left_out in slots])
             if len(slots) > 1:
                 attempts.append([[s] for s in slots])
