@@ -20,6 +20,7 @@ import pytest
 from services.catalogue.settings import SHARED_DATA, CatalogueSettings
 from tests.accounts_flow import bearer, registered_citizen
 from tests.search_cases import BIRTH_REGISTRATION, MUST_BE_FIRST, QUERIES
+from tests.search_everyday import EVERYDAY
 from tests.support import SmtpSink, Stack, wait_until
 
 PROBLEM = "application/problem+json"
@@ -383,6 +384,7 @@ def test_sqlite_default_gives_the_same_results(
     upgrade("catalogue", settings.resolved_database_url())
     asyncio.run(run_import(settings, SOURCE, show_progress=False))
     queries = [q for q, _ in MUST_BE_FIRST + QUERIES] + ["cộng hoà", "thuê nhà", "hộ tịch"]
+    queries += [q for q, _ in EVERYDAY]  # citizens' own words, read through the lexicon
 
     async def sqlite_results() -> list[list[str]]:
         app = create_app(settings)
