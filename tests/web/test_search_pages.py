@@ -59,16 +59,17 @@ def test_an_admin_grows_the_lexicon_from_what_citizens_did_not_find(
     admin = browsing.open(js=js)
     staff_sign_in(browsing, admin, stack.admin_email, stack.admin_password)
     admin.wait_for_url("**/quan-tri")
+    browsing.look(admin)
     admin.get_by_role("link", name="Tìm kiếm của người dân").click()
     admin.wait_for_url("**/quan-tri/tim-kiem")
 
     def reported() -> bool:
         admin.reload()
-        return admin.get_by_role("link", name=f"Thêm vào từ điển: {word}").count() > 0
+        return admin.get_by_role("link", name=f"Thêm vào từ điển cho từ khóa “{word}”").count() > 0
 
     wait_until(reported, 15, interval=0.5, what="the query in the search report")
     browsing.look(admin)
-    admin.get_by_role("link", name=f"Thêm vào từ điển: {word}").click()
+    admin.get_by_role("link", name=f"Thêm vào từ điển cho từ khóa “{word}”").click()
     admin.wait_for_url(re.compile(r"/quan-tri/tu-dien\?noi="))
     browsing.look(admin)
     assert field(admin, "Người dân gõ").input_value() == word
