@@ -163,4 +163,23 @@ EVERYDAY: list[tuple[str, frozenset[str]]] = [
     # --- an toàn, môi trường
     ("nghiem thu pccc", frozenset({"3.000493", "3.000490"})),
     ("giay phep moi truong", frozenset({"1.010727"})),
+    # --- added with the lexicon (areas the first set left out: pensions, martyrs, state
+    # compensation, powers of attorney, lost marriage certificates, household books, VNeID,
+    # foreign spouses by country, business changes, shorthand "dk"/"hk")
+    ("uy quyen nhan luong huu", frozenset({"1.001601"})),
+    ("xet cong nhan liet sy", frozenset({"1.004163"})),
+    ("boi thuong oan sai", frozenset({"2.002165", "2.002192"})),
+    ("lam giay uy quyen", frozenset({"2.000884"})),
+    ("mat giay dang ky ket hon", frozenset({"1.004746", "2.000635"})),
+    ("lay vo nguoi trung quoc", MARRIAGE_FOREIGN),
+    ("cap lai so ho khau", frozenset({"1.010041"})),
+    ("vneid bi khoa", frozenset({"3.000275", "3.000277"})),
+    ("dk thuong tru", PERMANENT_RESIDENCE),
+    ("chuyen hk ve nha chong", PERMANENT_RESIDENCE),
+    ("thay doi dia chi ho kinh doanh", frozenset({"2.000720"})),
+    ("thanh lap doanh nghiep tu nhan", frozenset({"2.001610"})),
+    ("tham duyet thiet ke pccc", frozenset({"3.000492"})),
+    ("tro lai quoc tich", frozenset({"2.002038"})),
+    ("hoan thue thu nhap ca nhan", frozenset({"2.002233", "1.008562"})),
+    ("so do bi hu hong", frozenset({"1.012783"})),
 ]
