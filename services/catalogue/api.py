@@ -448,7 +448,8 @@ async def search_report(
     service: Lexicon,
     _: CurrentAdmin,
     days: Annotated[int, Query(ge=1, le=365)] = 30,
+    limit: Annotated[int, Query(ge=1, le=500)] = 50,
 ) -> Any:
     """Frequent queries of the last `days` days: those that found nothing, those whose results
     nobody opened, and the most searched — what the lexicon should learn next."""
-    return await service.report(days)
+    return await service.report(days, limit)

@@ -22,7 +22,6 @@ from services.kernel.errors import ProblemError, Text, field_error
 
 log = logging.getLogger("portal.catalogue.lexicon")
 
-REPORT_ROWS = 50
 _checked: dict[tuple[str, int], dict[tuple[str, ...], int]] = {}
 
 ENTRY_NOT_FOUND = Text(
@@ -130,8 +129,9 @@ class LexiconService:
         await self.session.flush()
         await self.repo.bump_revision()
 
-    async def report(self, days: int) -> schemas.SearchReport:
-        """The last `days` days' queries searched at least REPORT_MIN_SEARCHES times."""
+    async def report(self, days: int, limit: int = 50) -> schemas.SearchReport:
+        """The last `days` days' queries searched at least REPORT_MIN_SEARCHES times, at most
+        `limit` in each list."""
         since = dt.datetime.now(dt.UTC).date() - dt.timedelta(days=days - 1)
         opens = (
             select(SearchOpen.query, func.sum(SearchOpen.opens).label("opens"))
@@ -153,11 +153,11 @@ class LexiconService:
         async def rows(*having: ColumnElement[bool]) -> list[schemas.SearchReportItem]:
             query = base.having(*having) if having else base
             result = await self.session.execute(
-                query.order_by(searches.desc(), SearchCount.query).limit(REPORT_ROWS)
+                query.order_by(searches.desc(), SearchCount.query).limit(limit)
             )
             return [
                 schemas.SearchReportItem(query=q, searches=s, found=f, opens=o)
-                for q, s, f, o in result.tuples().all()
+                for q, s, f, o in result.all()
             ]
 
         return schemas.SearchReport(

@@ -238,7 +238,7 @@ class CatalogueRepository:
         if key not in _vocabularies:
             rows = await self.session.execute(select(SearchTerm.term, SearchTerm.frequency))
             _vocabularies.clear()
-            _vocabularies[key] = {w: 0 for w in also_known} | dict(rows.tuples().all())
+            _vocabularies[key] = {w: 0 for w in also_known} | {t: f for t, f in rows.all()}
         return _vocabularies[key]
 
     def _fulltext(self, groups: Sequence[Sequence[str]]) -> ColumnElement[bool]:
