@@ -98,11 +98,19 @@ def prepare(database_url: str | None, work: Path) -> CatalogueSettings:
 
 
 async def _create_database(admin_url: str, name: str) -> None:
+    await _admin(admin_url, f'CREATE DATABASE "{name}"')
+
+
+async def _drop_database(admin_url: str, name: str) -> None:
+    await _admin(admin_url, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+async def _admin(admin_url: str, statement: str) -> None:
     import asyncpg
 
     conn = await asyncpg.connect(admin_url.replace("postgresql+asyncpg://", "postgresql://"))
     try:
-        await conn.execute(f'CREATE DATABASE "{name}"')
+        await conn.execute(statement)
     finally:
         await conn.close()
 
@@ -118,6 +126,15 @@ def main() -> None:
     work = ROOT / "var" / "bench-search"
     work.mkdir(parents=True, exist_ok=True)
     settings = prepare(args.database_url, work)
+    try:
+        measure(args, settings)
+    finally:
+        if args.database_url:
+            name = settings.resolved_database_url().rsplit("/", 1)[1]
+            asyncio.run(_drop_database(args.database_url, name))
+
+
+def measure(args: argparse.Namespace, settings: CatalogueSettings) -> None:
     lexicon = Path(os.environ.get("CATALOGUE_LEXICON_PATH") or settings.lexicon_path)
     sets = {
         "everyday": everyday_set(),
