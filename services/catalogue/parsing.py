@@ -532,6 +532,7 @@ def _quantity(count: str) -> tuple[str, bool]:
     """("1 bản chính, 1 bản sao", any non-zero)."""
     parts = [clean(p) for p in count.split(",")]
     parts = [re.sub(r"(\d+)\s?bản", r"\1 bản", p) for p in parts if p]
+    # each part is a `_COPY` match, so it starts with its number: re.match finds it
     nonzero = any(int(re.match(r"\d+", p).group(0)) > 0 for p in parts)  # type: ignore[union-attr]
     return ", ".join(parts), nonzero
 
