@@ -133,7 +133,7 @@ class CatalogueService:
         return schemas.AgencyDetail(
             id=agency.id,
             name=agency.name,
-            tier=agency.tier,
+            tier=agency.tier,  # type: ignore[arg-type]  # a tier, typed str by the model
             parent_id=agency.parent_id,
             parent=schemas.AgencyRef.model_validate(parent) if parent else None,
             children=[schemas.AgencyRef.model_validate(c) for c in children],
@@ -182,7 +182,7 @@ class CatalogueService:
         for procedure in result.procedures:
             items.append(await self._summary(procedure, agencies, fields))
         return schemas.ProcedurePage(
-            items=items,
+            items=items,  # type: ignore[arg-type]  # dicts: pydantic validates each summary
             total=result.total,
             page=page,
             page_size=page_size,
@@ -321,7 +321,7 @@ class CatalogueService:
                     PublishedAgency(
                         id=a.id,
                         name=a.name,
-                        tier=a.tier,
+                        tier=a.tier,  # type: ignore[arg-type]  # a tier, typed str by the model
                         parent_id=a.parent_id,
                         retired=a.retired,
                     )

@@ -126,7 +126,7 @@ C = TypeVar("C", bound=Contract)
 
 
 def consume(
-    task: Task,
+    task: Task[Any, Any],
     contract: type[C],
     payload: dict[str, Any],
     handle: Callable[[C], Coroutine[Any, Any, T]],
@@ -145,7 +145,7 @@ def consume(
         retry_transient(task, exc)
 
 
-class HandedBackBatches(Batches):
+class HandedBackBatches(Batches):  # type: ignore[misc]  # celery-batches has no types
     """A celery-batches task whose batch goes back to the queue when its pool process dies (an
     out-of-memory kill, the hard time limit): celery-batches acknowledges a batch when it
     returns and does nothing when it is lost, so its messages stayed unacknowledged — held
@@ -195,7 +195,7 @@ class HandedBackBatches(Batches):
 
 
 def consume_batch(
-    task: Task,
+    task: Task[Any, Any],
     contract: type[C],
     requests: list[Any],
     handle: Callable[[C, int], Coroutine[Any, Any, Any]],
