@@ -64,9 +64,10 @@ faults: install services ## fault suite: kills, Redis/SMTP/PostgreSQL outages, p
 import-catalogue: install ## import or update the catalogue from ../shared/data (CATALOGUE_LAYOUT=2023 for the old layout)
 	$(UV) run --frozen portal import-catalogue
 
-lint: install ## ruff: lint and check formatting
+lint: install ## ruff (lint, formatting) and mypy (types of services/, portal/, web/)
 	$(UV) run --frozen ruff check .
 	$(UV) run --frozen ruff format --check .
+	$(UV) run --frozen mypy
 
 format: install ## ruff: fix what can be fixed and format
 	$(UV) run --frozen ruff check --fix .

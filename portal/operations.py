@@ -11,7 +11,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import ColumnElement, select, update
 
 from portal.metrics import OutboxState, outbox_state, queue_depths, service_database
 from services.kernel.contracts import QUEUES, SendEmailV1
@@ -171,8 +171,8 @@ async def replay_emails(ids: Sequence[str] | None) -> ReplayResult:
             message = SendEmailV1(
                 message_id=delivery.message_id,
                 to=delivery.recipient,
-                template=delivery.template,  # type: ignore[arg-type]
-                locale=delivery.locale,  # type: ignore[arg-type]
+                template=delivery.template,
+                locale=delivery.locale,
                 context=delivery.context,
             )
             delivery.status, delivery.attempts = PENDING, 0
@@ -194,6 +194,7 @@ async def replay_messages(service: str, ids: Sequence[str] | None, min_attempts:
     Their error and attempt count are cleared. Returns the ids made due."""
     db, outbox = service_database(service)
     async with db.sessionmaker() as session:
+        condition: ColumnElement[bool]
         if ids is None:
             condition = outbox.published_at.is_(None) & (
                 outbox.last_error.is_not(None) | (outbox.attempts >= min_attempts)

@@ -12,12 +12,11 @@ from typing import Any
 
 import pytest
 
+from services.catalogue.importer import read_records
 from services.catalogue.parsing import (
     LegalDocument,
     ParsedProcedure,
-    ParseFailure,
     _unit_from_text,
-    parse_catalogue,
     parse_record,
 )
 
@@ -322,10 +321,9 @@ def test_tiers() -> None:
 
 @needs_data
 def test_whole_catalogue_parses(capsys: pytest.CaptureFixture[str]) -> None:
-    with CATALOGUE.open(encoding="utf-8") as lines:
-        results = list(parse_catalogue(lines))
+    results = list(read_records(CATALOGUE))  # what the importer reads
     assert len(results) == 1601
-    parsed = [r for r in results if isinstance(r, ParsedProcedure)]
+    parsed = [parse_record(record) for _, record, _ in results if record is not None]
     assert len(parsed) == 1601
     n = len(parsed)
     with_channel = sum(1 for p in parsed if p.channels) / n
@@ -379,7 +377,7 @@ def test_empty_record_still_parses() -> None:
     assert "thanh_phan_ho_so: no component" in p.problems
 
 
-def test_parse_catalogue_reports_bad_lines() -> None:
+def test_the_importer_reports_bad_lines(tmp_path: Path) -> None:
     lines = [
         json.dumps({"ma_thu_tuc": "1.1", "ten_thu_tuc": "A"}),
         "{not json",
@@ -387,11 +385,14 @@ def test_parse_catalogue_reports_bad_lines() -> None:
         json.dumps({"ma_thu_tuc": "1.2"}),
         json.dumps([1, 2]),
     ]
-    results = list(parse_catalogue(lines))
-    assert isinstance(results[0], ParsedProcedure)
-    assert results[1] == ParseFailure(2, results[1].reason) and "not JSON" in results[1].reason
-    assert results[2] == ParseFailure(4, "missing ten_thu_tuc")
-    assert isinstance(results[3], ParseFailure) and results[3].line_no == 5
+    source = tmp_path / "catalogue.jsonl"
+    source.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    results = list(read_records(source))
+    assert [line_no for line_no, _, _ in results] == [1, 2, 4, 5]  # blank lines skipped
+    assert isinstance(parse_record(results[0][1] or {}), ParsedProcedure)
+    assert results[1][1] is None and (results[1][2] or "").startswith("not JSON")
+    assert results[2][1:] == (None, "no procedure name (ten_thu_tuc)")
+    assert results[3][1:] == (None, "no procedure code (ma_thu_tuc)")
 
 
 def test_synthetic_channels_fees_and_hours() -> None:

@@ -107,6 +107,7 @@ class TokenKeeper:
 
 
 def keeper(request: Request) -> TokenKeeper:
+    # Starlette's app.state holds Any; create_app put the token store there
     return request.app.state.tokens  # type: ignore[no-any-return]
 
 

@@ -17,7 +17,7 @@ from __future__ import annotations
 import base64
 import hmac
 import secrets
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable, Coroutine
 from typing import Any
 
 from fastapi import APIRouter, HTTPException, Request, Response
@@ -117,7 +117,7 @@ class ProtectedRoute(APIRoute):
         self.body_limit: int | None = kwargs.pop("max_body_size", None)
         super().__init__(path, endpoint, **kwargs)
 
-    def get_route_handler(self) -> Callable[[Request], Awaitable[Response]]:
+    def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
         handler = super().get_route_handler()
 
         async def protected(request: Request) -> Response:

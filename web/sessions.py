@@ -34,7 +34,7 @@ class LoadSession:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http":
-            handler = get_session_handler(Request(scope))  # type: ignore[arg-type]
+            handler = get_session_handler(Request(scope))
             await handler.load()
             if handler.session_id and handler.initially_empty:
                 handler.session_id = None

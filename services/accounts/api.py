@@ -342,4 +342,5 @@ async def invite_officer(
 async def jwks(request: Request, response: Response) -> dict[str, Any]:
     """The public keys that verify access tokens."""
     response.headers["Cache-Control"] = "public, max-age=300"
+    # Starlette's app.state holds Any; create_app put the signer there
     return request.app.state.signer.jwks()  # type: ignore[no-any-return]

@@ -317,6 +317,7 @@ class AccountsRepository:
             delete(CodeGuesses).where(CodeGuesses.window_started_at < now - guess_window),
         ):
             result = await self.session.execute(statement)
+            # execute() is typed as returning a Result; a DELETE's is a CursorResult (rowcount)
             removed += int(result.rowcount or 0)  # type: ignore[attr-defined]
         removed += await purge_spent_captchas(self.session, SpentCaptcha, captcha_ttl, now)
         return removed

@@ -100,7 +100,8 @@ class ThrottlePolicy:
     def lock_for(self, failures: int) -> dt.timedelta | None:
         if failures < self.threshold:
             return None
-        return min(self.base_lock * 2 ** min(failures - self.threshold, 20), self.max_lock)
+        factor: int = 2 ** min(failures - self.threshold, 20)
+        return min(self.base_lock * factor, self.max_lock)
 
 
 MINUTE = dt.timedelta(minutes=1)

@@ -19,7 +19,7 @@ celery = make_celery("accounts", settings)
 
 
 @celery.task(name=SessionsRevokedV1.TASK, bind=True)
-def sessions_revoked(self: Task, payload: dict[str, Any]) -> int:
+def sessions_revoked(self: Task[Any, Any], payload: dict[str, Any]) -> int:
     """Write sessions accounts ended to the store every service checks access tokens against
     (idempotent: a redelivery sets the same keys with what is left of their life). A Redis
     that does not answer retries the task."""

@@ -168,7 +168,7 @@ async def import_catalogue(
     layout: Layout,
     records: Iterable[tuple[int, dict[str, Any] | None, str | None]],
     *,
-    progress: Callable[[int], None] | None = None,
+    progress: Callable[[int], object] | None = None,
     batch: int = 200,
 ) -> ImportReport:
     """Import or update every procedure; commits every `batch` records (the command is the

@@ -40,7 +40,8 @@ class Layout:
 
 
 def _read(path: Path) -> dict[str, Any]:
-    return json.loads(path.read_text(encoding="utf-8"))
+    layout: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
+    return layout
 
 
 def load_layout(settings: CatalogueSettings) -> Layout:

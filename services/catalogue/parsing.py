@@ -39,10 +39,9 @@ Rules worth knowing (the tests pin them on real records):
 
 from __future__ import annotations
 
-import json
 import math
 import re
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -137,12 +136,6 @@ class ParsedProcedure:
     def fees(self) -> tuple[tuple[ChannelKind, int | None, str], ...]:
         """(channel, fee in VNĐ or None, fee as written) for each channel."""
         return tuple((c.kind, c.fee_vnd, c.fee_text) for c in self.channels)
-
-
-@dataclass(frozen=True)
-class ParseFailure:
-    line_no: int
-    reason: str
 
 
 # --------------------------------------------------------------------------- helpers
@@ -532,6 +525,7 @@ def _quantity(count: str) -> tuple[str, bool]:
     """("1 bản chính, 1 bản sao", any non-zero)."""
     parts = [clean(p) for p in count.split(",")]
     parts = [re.sub(r"(\d+)\s?bản", r"\1 bản", p) for p in parts if p]
+    # each part is a `_COPY` match, so it starts with its number: re.match finds it
     nonzero = any(int(re.match(r"\d+", p).group(0)) > 0 for p in parts)  # type: ignore[union-attr]
     return ", ".join(parts), nonzero
 
@@ -768,24 +762,3 @@ def _raw_str(raw: Mapping[str, Any], key: str) -> str:
     if value is None:
         return ""
     return value if isinstance(value, str) else str(value)
-
-
-def parse_catalogue(lines: Iterable[str]) -> Iterator[ParsedProcedure | ParseFailure]:
-    """Parse JSON lines; a line that is not a JSON object with ma_thu_tuc and ten_thu_tuc yields
-    a ParseFailure (1-based line number). Blank lines are skipped."""
-    for line_no, line in enumerate(lines, start=1):
-        if not line.strip():
-            continue
-        try:
-            raw = json.loads(line)
-        except json.JSONDecodeError as error:
-            yield ParseFailure(line_no, f"not JSON: {error.msg}")
-            continue
-        if not isinstance(raw, dict):
-            yield ParseFailure(line_no, "not a JSON object")
-            continue
-        missing = [k for k in ("ma_thu_tuc", "ten_thu_tuc") if not clean(str(raw.get(k) or ""))]
-        if missing:
-            yield ParseFailure(line_no, f"missing {', '.join(missing)}")
-            continue
-        yield parse_record(raw)

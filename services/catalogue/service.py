@@ -134,7 +134,7 @@ class CatalogueService:
         return schemas.AgencyDetail(
             id=agency.id,
             name=agency.name,
-            tier=agency.tier,  # type: ignore[arg-type]
+            tier=agency.tier,  # type: ignore[arg-type]  # a tier, typed str by the model
             parent_id=agency.parent_id,
             parent=schemas.AgencyRef.model_validate(parent) if parent else None,
             children=[schemas.AgencyRef.model_validate(c) for c in children],
@@ -184,7 +184,7 @@ class CatalogueService:
         for procedure in result.procedures:
             items.append(await self._summary(procedure, agencies, fields))
         return schemas.ProcedurePage(
-            items=items,
+            items=items,  # type: ignore[arg-type]  # dicts: pydantic validates each summary
             total=result.total,
             page=page,
             page_size=page_size,
@@ -323,7 +323,7 @@ class CatalogueService:
                     PublishedAgency(
                         id=a.id,
                         name=a.name,
-                        tier=a.tier,  # type: ignore[arg-type]
+                        tier=a.tier,  # type: ignore[arg-type]  # a tier, typed str by the model
                         parent_id=a.parent_id,
                         retired=a.retired,
                     )
@@ -604,7 +604,7 @@ class CatalogueService:
             raise _invalid("field_id", "field_unknown", FIELD_UNKNOWN, lang)
         return field
 
-    async def _check_performer(self, tier: list[str], agency_id: str | None, lang: str) -> None:
+    async def _check_performer(self, tier: Sequence[str], agency_id: str | None, lang: str) -> None:
         if "province" not in tier:
             return
         if agency_id is None:

@@ -63,7 +63,7 @@ class DossiersRepository:
 
     async def page(
         self, conditions: Sequence[ColumnElement[bool]], order: Any, offset: int, limit: int
-    ) -> tuple[list[Row[Any]], int]:
+    ) -> tuple[list[Row[*tuple[Any, ...]]], int]:
         """One page of dossier summaries: only the columns a list shows (never the applicant,
         the declaration or the procedure snapshot whole)."""
         total = await self.session.scalar(

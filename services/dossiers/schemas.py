@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
-from typing import Annotated, Any, Literal
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, EmailStr, Field, StringConstraints
 
@@ -46,11 +46,14 @@ def _applicant_dict(value: ApplicantIn) -> dict[str, Any]:
     return value.model_dump(mode="json", exclude_unset=True)
 
 
-Applicant = Annotated[
-    ApplicantIn,
-    AfterValidator(_applicant_dict),
-    AfterValidator(bounded_json(**APPLICANT_LIMITS)),
-]
+if TYPE_CHECKING:  # what the service reads: the validated applicant as a dict
+    Applicant = dict[str, Any]
+else:  # the API takes and documents an ApplicantIn, and hands on its dict
+    Applicant = Annotated[
+        ApplicantIn,
+        AfterValidator(_applicant_dict),
+        AfterValidator(bounded_json(**APPLICANT_LIMITS)),
+    ]
 Declaration = Annotated[dict[str, Any], AfterValidator(bounded_json(**DECLARATION_LIMITS))]
 Note = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=4000)]
 
@@ -60,7 +63,7 @@ class DossierIn(BaseModel):
 
     procedure_id: Annotated[str, StringConstraints(min_length=1, max_length=40)]
     agency_id: Annotated[str, StringConstraints(max_length=64)] | None = None
-    applicant: Applicant = Field(default_factory=dict)  # type: ignore[assignment]
+    applicant: Applicant = Field(default_factory=dict)
     declaration: Declaration = Field(default_factory=dict)
 
 

@@ -19,7 +19,7 @@ celery = make_celery("dossiers", settings)
 
 
 @celery.task(name=ProcedurePublishedV1.TASK, bind=True)
-def procedure_published(self: Task, payload: dict[str, Any]) -> bool:
+def procedure_published(self: Task[Any, Any], payload: dict[str, Any]) -> bool:
     """Keep a copy of a procedure version the catalogue published."""
 
     async def keep(message: ProcedurePublishedV1) -> bool:
@@ -30,7 +30,7 @@ def procedure_published(self: Task, payload: dict[str, Any]) -> bool:
 
 
 @celery.task(name=AgenciesPublishedV1.TASK, bind=True)
-def agencies_published(self: Task, payload: dict[str, Any]) -> bool:
+def agencies_published(self: Task[Any, Any], payload: dict[str, Any]) -> bool:
     """Keep the copy of the catalogue's agencies (where dossiers may be filed)."""
 
     async def keep(message: AgenciesPublishedV1) -> bool:

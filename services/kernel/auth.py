@@ -5,6 +5,7 @@ whose session accounts has ended is refused (services/kernel/revocation.py)."""
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any
@@ -51,6 +52,7 @@ class TokenVerifier:
                 raise jwt.InvalidKeyError("unknown key")
             claims = jwt.decode(
                 token,
+                # from_jwk may give a private key by its types; a JWKS holds public keys only
                 key=key,  # type: ignore[arg-type]
                 algorithms=[ALGORITHM],
                 audience=self.audience,
@@ -110,6 +112,7 @@ _bearer = OAuth2PasswordBearer(tokenUrl=TOKEN_URL, auto_error=False)
 
 
 def _verifier(request: Request) -> TokenVerifier | KeyFileVerifier:
+    # Starlette's app.state holds Any; create_app put a verifier there
     return request.app.state.token_verifier  # type: ignore[no-any-return]
 
 
@@ -149,7 +152,7 @@ async def optional_principal(
 OptionalPrincipal = Annotated[Principal | None, Depends(optional_principal)]
 
 
-def require_role(*roles: str):  # type: ignore[no-untyped-def]
+def require_role(*roles: str) -> Callable[[Principal], Principal]:
     def dependency(principal: CurrentPrincipal) -> Principal:
         if principal.role not in roles:
             raise ProblemError(

@@ -235,6 +235,7 @@ async def purge_spent_captchas(
     """Forget spent ids whose captcha has expired everywhere; returns rows removed."""
     cutoff = (now or utcnow()) - dt.timedelta(seconds=ttl + CLOCK_SKEW)
     result = await session.execute(delete(model).where(model.spent_at < cutoff))
+    # execute() is typed as returning a Result; a DELETE's is a CursorResult, with rowcount
     return int(result.rowcount or 0)  # type: ignore[attr-defined]
 
 

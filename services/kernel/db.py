@@ -33,7 +33,9 @@ def conflict_insert(session: AsyncSession, table: Any) -> postgresql.Insert | sq
     dialect = session.get_bind().dialect.name
     if dialect not in CONFLICT_DIALECTS:
         raise ValueError(f"no ON CONFLICT insert for {dialect}")
-    return (postgresql if dialect == "postgresql" else sqlite).insert(table)
+    if dialect == "postgresql":
+        return postgresql.insert(table)
+    return sqlite.insert(table)
 
 
 def utcnow() -> dt.datetime:
@@ -70,7 +72,7 @@ def make_engine(url: str) -> AsyncEngine:
         engine = create_async_engine(url, connect_args={"timeout": 30})
 
         @event.listens_for(engine.sync_engine, "connect")
-        def _sqlite_pragmas(conn, _record):  # type: ignore[no-untyped-def]
+        def _sqlite_pragmas(conn: Any, _record: Any) -> None:  # the DB-API connection
             cur = conn.cursor()
             cur.execute("PRAGMA journal_mode=WAL")
             cur.execute("PRAGMA busy_timeout=30000")

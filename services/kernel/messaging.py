@@ -16,7 +16,7 @@ import threading
 import time
 import zlib
 from collections.abc import Callable, Collection, Coroutine
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
 from celery import Celery, Task
 from celery.exceptions import Reject
@@ -126,7 +126,7 @@ C = TypeVar("C", bound=Contract)
 
 
 def consume(
-    task: Task,
+    task: Task[Any, Any],
     contract: type[C],
     payload: dict[str, Any],
     handle: Callable[[C], Coroutine[Any, Any, T]],
@@ -145,7 +145,7 @@ def consume(
         retry_transient(task, exc)
 
 
-class HandedBackBatches(Batches):
+class HandedBackBatches(Batches):  # type: ignore[misc]  # celery-batches has no types
     """A celery-batches task whose batch goes back to the queue when its pool process dies (an
     out-of-memory kill, the hard time limit): celery-batches acknowledges a batch when it
     returns and does nothing when it is lost, so its messages stayed unacknowledged — held
@@ -161,7 +161,7 @@ class HandedBackBatches(Batches):
         simple = []
         for request in requests:
             copy = SimpleRequest.from_request(request)
-            copy.flushed_at = flushed_at  # type: ignore[attr-defined]
+            copy.flushed_at = flushed_at
             simple.append(copy)
         early = [r for r in requests if not r.task.acks_late]
         late = [r for r in requests if r.task.acks_late]
@@ -195,7 +195,7 @@ class HandedBackBatches(Batches):
 
 
 def consume_batch(
-    task: Task,
+    task: Task[Any, Any],
     contract: type[C],
     requests: list[Any],
     handle: Callable[[C, int], Coroutine[Any, Any, Any]],
@@ -229,7 +229,7 @@ def consume_batch(
             number = position % count
         else:
             number = zlib.crc32(lane_key(message).encode()) % count
-        queues[number].append((message, payload))
+        queues[number].append((message, cast(dict[str, Any], payload)))  # it validated: a dict
     failures: list[tuple[dict[str, Any], Exception]] = []
     unstarted: list[dict[str, Any]] = []
     deadline = None
@@ -260,11 +260,11 @@ def consume_batch(
         )
     for payload in unstarted:
         task.apply_async(kwargs={"payload": payload})
-    for payload, exc in failures:
-        if not is_transient(exc):
-            log.error("%s message failed: %r", contract.TASK, exc, exc_info=exc)
+    for payload, error in failures:
+        if not is_transient(error):
+            log.error("%s message failed: %r", contract.TASK, error, exc_info=error)
             continue
-        log.warning("%s message met %r; published again", contract.TASK, exc)
+        log.warning("%s message met %r; published again", contract.TASK, error)
         task.apply_async(kwargs={"payload": payload}, countdown=random.uniform(1.0, 5.0))
 
 

@@ -76,7 +76,8 @@ def scrape_registry(*extra: Collector) -> CollectorRegistry:
     if directory is not None:
         from prometheus_client import multiprocess
 
-        multiprocess.MultiProcessCollector(registry, path=directory)
+        # prometheus_client leaves this constructor unannotated
+        multiprocess.MultiProcessCollector(registry, path=directory)  # type: ignore[no-untyped-call]
     else:
         registry.register(_Forward(REGISTRY))
     for collector in extra:

@@ -17,7 +17,7 @@ import contextlib
 import datetime as dt
 import logging
 import time
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import redis
 from celery import Celery
@@ -29,6 +29,11 @@ from services.kernel.contracts import Contract, queue_of
 from services.kernel.db import Database, UTCDateTime, new_id, utcnow
 
 log = logging.getLogger("portal.outbox")
+
+
+def _text(value: bytes | str | None) -> str | None:
+    """A Redis value as text (the client returns bytes: it does not decode responses)."""
+    return value.decode() if isinstance(value, bytes) else value
 
 
 class OutboxMixin:
@@ -43,6 +48,10 @@ class OutboxMixin:
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     last_error: Mapped[str | None] = mapped_column(Text)
 
+    if TYPE_CHECKING:  # the declarative base of the service's model gives the keyword constructor
+
+        def __init__(self, **columns: Any) -> None: ...
+
 
 class ProcessedMessageMixin:
     """Columns of a consumer's `processed_message` table: the ids of messages already handled."""
@@ -50,6 +59,10 @@ class ProcessedMessageMixin:
     message_id: Mapped[str] = mapped_column(String(32), primary_key=True)
     task_name: Mapped[str] = mapped_column(String(100))
     processed_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+    if TYPE_CHECKING:  # the declarative base of the service's model gives the keyword constructor
+
+        def __init__(self, **columns: Any) -> None: ...
 
 
 def add_message(
@@ -180,13 +193,13 @@ class Relay:
             return 0
         broker = self._broker()
         seen = broker.get(self.epoch_key)
-        current = seen.decode() if seen is not None else None
+        current = _text(seen)
         replayed = 0
         if current is None or (self._epoch is not None and current != self._epoch):
             replayed = await self.replay_recent()
             broker.set(self.epoch_key, new_id(), nx=True)  # or adopt another relay's marker
             seen = broker.get(self.epoch_key)
-            current = seen.decode() if seen is not None else None
+            current = _text(seen)
         self._epoch, self._epoch_checked = current, now
         return replayed
 

@@ -64,7 +64,8 @@ def build_message(sender: str, recipient: str, message_id: str, email: RenderedE
     message = MIMEMultipart("alternative")
     message["From"] = formataddr((str(Header(name, "utf-8")), address)) if name else address
     message["To"] = recipient
-    message["Subject"] = Header(email.subject, "utf-8")
+    # typeshed takes str only; a compat32 message takes a Header, which encodes the subject
+    message["Subject"] = Header(email.subject, "utf-8")  # type: ignore[assignment]
     message["Date"] = formatdate(localtime=False)
     domain = address.rsplit("@", 1)[-1] or "portal.local"
     message["Message-ID"] = f"<{message_id}@{domain}>"

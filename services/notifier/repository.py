@@ -3,16 +3,16 @@ Core on the table (no ORM identity map or unit of work: a third of the per-messa
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import Row, select, update
+from sqlalchemy import Row, Table, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.kernel.contracts import SendEmailV1
 from services.kernel.db import conflict_insert, utcnow
 from services.notifier.models import PENDING, SENT, Delivery
 
-deliveries = Delivery.__table__
+deliveries = cast(Table, Delivery.__table__)  # typed as any FromClause; a mapped class's is a Table
 _claimed = (
     deliveries.c.message_id,
     deliveries.c.recipient,
@@ -40,7 +40,7 @@ class NotifierRepository:
             **row,
         )
 
-    async def claim(self, message: SendEmailV1) -> Row[Any]:
+    async def claim(self, message: SendEmailV1) -> Row[*tuple[Any, ...]]:
         """The message's delivery row, locked until the transaction ends: inserted the first
         time (one statement); a concurrent first insert waits for the other transaction, then
         finds and locks its row."""

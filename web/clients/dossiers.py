@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass
-from typing import IO, Any, Literal
+from typing import IO, Any, Literal, get_args
 
 import httpx
 
@@ -18,7 +18,7 @@ from web.clients.base import ApiClient, ApiModel, path_segment
 Status = Literal[
     "draft", "submitted", "supplement_requested", "processing", "result_returned", "rejected"
 ]
-STATUSES: tuple[Status, ...] = Status.__args__  # type: ignore[attr-defined]
+STATUSES: tuple[Status, ...] = get_args(Status)
 
 
 @dataclass(frozen=True)

@@ -10,6 +10,9 @@ from web.clients.accounts import AccountsClient
 from web.clients.catalogue import CatalogueClient
 from web.clients.dossiers import DossiersClient
 
+# Starlette's app.state holds Any: the `no-any-return` ignores below read the API clients
+# web.app.create_app put there (`Clients`).
+
 
 def _catalogue(request: Request) -> CatalogueClient:
     return request.app.state.clients.catalogue  # type: ignore[no-any-return]

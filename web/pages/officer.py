@@ -110,6 +110,7 @@ APPLICANT_LABELS = {
 
 
 def _processing(request: Request) -> ProcessingClient:
+    # Starlette's app.state holds Any; create_app put the API clients there
     return request.app.state.clients.processing  # type: ignore[no-any-return]
 
 
