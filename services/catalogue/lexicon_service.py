@@ -14,7 +14,7 @@ from sqlalchemy.sql.elements import ColumnElement
 from services.catalogue import schemas
 from services.catalogue.lexicon import MAX_PHRASE_WORDS, Entry, file_entries
 from services.catalogue.models import LexiconEntry, SearchCount, SearchOpen
-from services.catalogue.repository import CatalogueRepository
+from services.catalogue.repository import CatalogueRepository, database_key
 from services.catalogue.search import terms
 from services.catalogue.search_log import REPORT_MIN_SEARCHES
 from services.catalogue.settings import CatalogueSettings
@@ -53,7 +53,7 @@ class LexiconService:
 
     async def unmatched(self, entry: Entry) -> list[str]:
         """The entry's wordings that match no active procedure (checked once per revision)."""
-        key = (str(self.session.bind.url), await self.repo.revision())
+        key = (database_key(self.session), await self.repo.revision())
         if key not in _checked:
             _checked.clear()
             _checked[key] = {}

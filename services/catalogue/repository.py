@@ -40,7 +40,7 @@ from services.catalogue.models import (
 )
 from services.catalogue.search import Query, Word, near_terms, similarity, terms
 
-SIMPLE = literal_column("'simple'::regconfig")
+SIMPLE: ColumnElement[Any] = literal_column("'simple'::regconfig")
 """PostgreSQL's text-search configuration without stemming: terms are folded words already."""
 
 
@@ -78,7 +78,7 @@ class CatalogueRepository:
 
     @property
     def postgres(self) -> bool:
-        return self.session.bind.dialect.name == "postgresql"
+        return self.session.get_bind().dialect.name == "postgresql"
 
     def add(self, obj: object) -> None:
         self.session.add(obj)
@@ -234,7 +234,7 @@ class CatalogueRepository:
         """The search terms and their frequencies (with `also_known` words, frequency 0), read
         once per catalogue revision (every change that rebuilds them bumps it) and kept by the
         process."""
-        key = (str(self.session.bind.url), await self.revision(), frozenset(also_known))
+        key = (database_key(self.session), await self.revision(), frozenset(also_known))
         if key not in _vocabularies:
             rows = await self.session.execute(select(SearchTerm.term, SearchTerm.frequency))
             _vocabularies.clear()
@@ -267,7 +267,7 @@ class CatalogueRepository:
         official name typed as it is written still ranks first)."""
         code = query.code
         document = " " + Procedure.search_document + " "
-        specific: list[ColumnElement[float]] = [
+        specific: Sequence[ColumnElement[float]] = [
             case(
                 (or_(*(document.contains(f" {' '.join(a)} ") for a in slot.alternatives)), 1.0),
                 else_=0.0,
@@ -392,7 +392,7 @@ class CatalogueRepository:
         return found
 
     async def _phrase_memo(self) -> dict[tuple[str, ...], bool]:
-        key = (str(self.session.bind.url), await self.revision())
+        key = (database_key(self.session), await self.revision())
         if key not in _phrase_memos:
             _phrase_memos.clear()
             _phrase_memos[key] = {}
@@ -401,7 +401,7 @@ class CatalogueRepository:
     async def lexicon(self, file_entries: Sequence[Entry]) -> Lexicon:
         """The lexicon: admins' entries (first: they win a tie) and the file's, built once per
         catalogue revision — an admin's change bumps it, so it applies on the next search."""
-        key = (str(self.session.bind.url), await self.revision(), id(file_entries))
+        key = (database_key(self.session), await self.revision(), id(file_entries))
         if key not in _lexicons:
             rows = await self.session.scalars(
                 select(LexiconEntry).order_by(LexiconEntry.created_at, LexiconEntry.id)
@@ -470,6 +470,11 @@ class CatalogueRepository:
         self.session.add_all(SearchTerm(term=t, frequency=n) for t, n in counts.items())
         await self.session.flush()
         return len(counts)
+
+
+def database_key(session: AsyncSession) -> str:
+    """Which database a session talks to: the process's caches are per database."""
+    return str(session.get_bind().engine.url)
 
 
 def _boolean(

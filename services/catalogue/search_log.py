@@ -116,7 +116,7 @@ async def purge_older_than(db: Database, days: int) -> int:
         counts = await session.execute(delete(SearchCount).where(SearchCount.day < cutoff))
         opens = await session.execute(delete(SearchOpen).where(SearchOpen.day < cutoff))
         await session.commit()
-    return int(counts.rowcount or 0) + int(opens.rowcount or 0)
+    return sum(int(getattr(r, "rowcount", 0) or 0) for r in (counts, opens))
 
 
 def _chunks(rows: list[dict[str, object]]) -> list[list[dict[str, object]]]:
