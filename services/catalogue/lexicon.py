@@ -70,6 +70,24 @@ class Reading:
     noise: tuple[str, ...] = ()
 
     @property
+    def said(self) -> list[tuple[str, ...]]:
+        """The lexicon phrases the query holds (folded)."""
+        return [s.said for s in self.slots if s.from_lexicon]
+
+    def with_literal(self, phrases: set[tuple[str, ...]]) -> Reading:
+        """The same reading where the catalogue itself writes some of the phrases: their own
+        words then count as one more alternative."""
+        if not phrases:
+            return self
+        slots = tuple(
+            Slot(s.said, (*s.alternatives, s.said), s.entry)
+            if s.from_lexicon and s.said in phrases and s.said not in s.alternatives
+            else s
+            for s in self.slots
+        )
+        return Reading(slots, self.noise)
+
+    @property
     def rewritten(self) -> bool:
         return bool(self.noise) or any(s.from_lexicon for s in self.slots)
 
@@ -101,13 +119,11 @@ class Lexicon:
         # every folded word of the phrases citizens say: typos are corrected toward these too
         self.words = frozenset(w for phrase in self._index for w in phrase)
 
-    def phrases_in(self, words: Sequence[Word]) -> list[tuple[str, ...]]:
-        """The lexicon phrases the query holds (folded), as `read` takes them."""
-        return [s.said for s in self.read(words, set()).slots if s.from_lexicon]
-
-    def read(self, words: Sequence[Word], literal_phrases: set[tuple[str, ...]]) -> Reading:
+    def read(
+        self, words: Sequence[Word], literal_phrases: set[tuple[str, ...]] | None = None
+    ) -> Reading:
         """Longest phrase first at each position. `literal_phrases`: the phrases the catalogue
-        itself uses, whose own words then count as one more alternative."""
+        itself uses, whose own words then count as one more alternative (`with_literal`)."""
         slots: list[Slot] = []
         noise: list[str] = []
         i = 0
@@ -122,14 +138,11 @@ class Lexicon:
             if entry.noise:
                 noise.extend(said)
             else:
-                alternatives = entry.alternatives()
-                if said in literal_phrases and said not in alternatives:
-                    alternatives.append(said)
-                slots.append(Slot(said, tuple(alternatives) or (said,), entry))
+                slots.append(Slot(said, tuple(entry.alternatives()) or (said,), entry))
             i += size
         if not slots and noise:  # only noise: the words are all there is to search for
             return Reading(tuple(Slot((w,), ((w,),)) for w in noise))
-        return Reading(tuple(slots), tuple(noise))
+        return Reading(tuple(slots), tuple(noise)).with_literal(literal_phrases or set())
 
     def _longest_at(self, words: Sequence[Word], start: int) -> tuple[int, Entry] | None:
         for size in range(min(self.longest, len(words) - start), 0, -1):

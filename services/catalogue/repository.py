@@ -4,12 +4,14 @@ space-separated terms, so they find the same candidates and rank them with the s
 
 from __future__ import annotations
 
+import re
 from collections import Counter
 from collections.abc import Callable, Collection, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import (
+    Float,
     Numeric,
     case,
     cast,
@@ -46,6 +48,9 @@ SIMPLE: ColumnElement[Any] = literal_column("'simple'::regconfig")
 
 RANKED_CANDIDATES = 60
 """Matches whose similarity is computed for one page of a search (services/catalogue)."""
+_TERM = re.compile(r"[a-z0-9]+")
+SHORTLISTED = 4
+"""Matches per ranked candidate whose lexicon part of the score is computed."""
 LEAVE_ONE_OUT_MAX = 12
 """Parts of a query up to which "all parts but one" is tried (its match grows with the square
 of the parts; a longer query goes straight to "any part")."""
@@ -260,24 +265,27 @@ class CatalogueRepository:
             .where(text("procedure_search MATCH :match").bindparams(match=match))
         )
 
-    def _tier(self, query: Query, phrase: str, reading: Reading) -> ColumnElement[float]:
-        """The score's coarse part: the code, the exact accented phrase, the folded phrase
-        (steps of 4 and more: wider than all the similarity can add, 2), then one for each part
-        read through the lexicon whose wording the procedure holds as written (at most 3, so an
-        official name typed as it is written still ranks first)."""
-        code = query.code
-        document = " " + Procedure.search_document + " "
-        specific: Sequence[ColumnElement[float]] = [
-            case(
-                (or_(*(document.contains(f" {' '.join(a)} ") for a in slot.alternatives)), 1.0),
-                else_=0.0,
+    def _specificity(self, reading: Reading) -> ColumnElement[float]:
+        """One for each part read through the lexicon whose wording the procedure holds as
+        written (at most 3, so an official name typed as it is written, +4 and more, still
+        ranks first)."""
+        # Written as SQL text: as an expression tree it cost more CPU to build than the search.
+        # Safe to inline: the words are folded terms, [a-z0-9]+ only (checked).
+        parts = []
+        for slot in [s for s in reading.slots if s.from_lexicon][:3]:
+            words = [w for a in slot.alternatives for w in a]
+            if not all(_TERM.fullmatch(w) for w in words):
+                raise ValueError(f"not a search term: {words!r}")
+            likes = " OR ".join(
+                f"(' ' || procedures.search_document || ' ') LIKE '% {' '.join(a)} %'"
+                for a in slot.alternatives
             )
-            for slot in reading.slots
-            if slot.from_lexicon
-        ][:3]
-        return sum(specific, start=self._phrase_tier(query, phrase, code))
+            parts.append(f"CASE WHEN {likes} THEN 1.0 ELSE 0.0 END")
+        return literal_column("(" + " + ".join(parts) + ")" if parts else "0.0", Float)
 
     def _phrase_tier(self, query: Query, phrase: str, code: str | None) -> ColumnElement[float]:
+        """The score's coarse part: the code, the exact accented phrase, the folded phrase;
+        its steps (4 and more) are wider than all the similarity can add (2)."""
         return (
             case((Procedure.code == (code or ""), 100.0), else_=0.0)
             + case(
@@ -309,10 +317,15 @@ class CatalogueRepository:
             corrected = words if words != query.words else None
             if not words:
                 return SearchResult([], 0, None)
-            reading = lexicon.read(tokens, await self._literal_phrases(lexicon, tokens))
+            reading = lexicon.read(tokens)
+            reading = reading.with_literal(await self._literal_phrases(reading.said))
             slots = list(dict.fromkeys(reading.slots))
-            # every part; else all but one (a word the catalogue does not use); else any
-            attempts: list[list[list[Slot]]] = [[slots]]
+            # every part with the words that carry no meaning, when a name holds them too (an
+            # official name typed as it is); else every part; else all but one (a word the
+            # catalogue does not use); else any
+            noise = [Slot((w,), ((w,),)) for w in dict.fromkeys(reading.noise)]
+            attempts: list[list[list[Slot]]] = [[slots + noise]] if noise and slots else []
+            attempts.append([slots])
             if 2 < len(slots) <= LEAVE_ONE_OUT_MAX:
                 attempts.append([[s for s in slots if s != left_out] for left_out in slots])
             if len(slots) > 1:
@@ -330,11 +343,22 @@ class CatalogueRepository:
         # Trigram similarity costs most (≈12 µs a row): it ranks only the best candidates by
         # tier, then shortest name — within a tier the shorter of two names holding the words
         # is the more similar — RANKED_CANDIDATES at a time, so pages agree with each other.
-        tier = self._tier(query, phrase, reading)
+        # The lexicon's part of the tier (a LIKE per wording) is computed only for the best
+        # SHORTLISTED of the matches by the rest of it: on every match it cost more than the
+        # whole search before.
+        tier = self._phrase_tier(query, phrase, query.code)
         cap = RANKED_CANDIDATES * (1 + (offset + limit - 1) // RANKED_CANDIDATES)
-        candidates = (
+        shortlist = (
             select(Procedure.id.label("id"), tier.label("tier"))
             .where(*conditions, match)
+            .order_by(tier.desc(), func.length(Procedure.name_folded), Procedure.code)
+            .limit(cap * SHORTLISTED)
+            .subquery()
+        )
+        tier = shortlist.c.tier + self._specificity(reading)
+        candidates = (
+            select(Procedure.id.label("id"), tier.label("tier"))
+            .join(shortlist, shortlist.c.id == Procedure.id)
             .order_by(tier.desc(), func.length(Procedure.name_folded), Procedure.code)
             .limit(cap)
             .subquery()
@@ -367,14 +391,12 @@ class CatalogueRepository:
         )
         return [w if fixed[w.folded] == w.folded else Word(fixed[w.folded]) for w in tokens]
 
-    async def _literal_phrases(
-        self, lexicon: Lexicon, tokens: Sequence[Word]
-    ) -> set[tuple[str, ...]]:
+    async def _literal_phrases(self, said: Sequence[tuple[str, ...]]) -> set[tuple[str, ...]]:
         """Which of the lexicon phrases in this query the catalogue itself writes (then their
         own words are one more way to match): asked once per phrase and catalogue revision."""
         memo = await self._phrase_memo()
         found: set[tuple[str, ...]] = set()
-        for phrase in lexicon.phrases_in(tokens):
+        for phrase in said:
             if phrase not in memo:
                 needle = f"% {' '.join(phrase)} %"
                 memo[phrase] = (
