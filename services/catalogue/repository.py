@@ -50,6 +50,8 @@ RANKED_CANDIDATES = 60
 """Matches whose similarity is computed for one page of a search (services/catalogue)."""
 _TERM = re.compile(r"[a-z0-9]+")
 SHORTLISTED = 4
+SIMILAR_PHRASES = 4
+"""Rewritten wordings of a query its candidates' names are compared with (the best counts)."""
 """Matches per ranked candidate whose lexicon part of the score is computed."""
 LEAVE_ONE_OUT_MAX = 12
 """Parts of a query up to which "all parts but one" is tried (its match grows with the square
@@ -324,7 +326,8 @@ class CatalogueRepository:
             # official name typed as it is); else every part; else all but one (a word the
             # catalogue does not use); else any
             noise = [Slot((w,), ((w,),)) for w in dict.fromkeys(reading.noise)]
-            attempts: list[list[list[Slot]]] = [[slots + noise]] if noise and slots else []
+            plain = not any(s.from_lexicon for s in slots)
+            attempts: list[list[list[Slot]]] = [[slots + noise]] if noise and plain else []
             attempts.append([slots])
             if 2 < len(slots) <= LEAVE_ONE_OUT_MAX:
                 attempts.append([[s for s in slots if s != left_out] for left_out in slots])
@@ -339,7 +342,7 @@ class CatalogueRepository:
         if not total:
             return SearchResult([], 0, corrected)
         phrase = " ".join(words)
-        phrases = [phrase, *reading.phrases()] if reading.rewritten else [phrase]
+        phrases = [phrase, *reading.phrases(SIMILAR_PHRASES)] if reading.rewritten else [phrase]
         # Trigram similarity costs most (≈12 µs a row): it ranks only the best candidates by
         # tier, then shortest name — within a tier the shorter of two names holding the words
         # is the more similar — RANKED_CANDIDATES at a time, so pages agree with each other.
@@ -348,21 +351,23 @@ class CatalogueRepository:
         # whole search before.
         tier = self._phrase_tier(query, phrase, query.code)
         cap = RANKED_CANDIDATES * (1 + (offset + limit - 1) // RANKED_CANDIDATES)
-        shortlist = (
+        lexical = any(s.from_lexicon for s in reading.slots)
+        candidates = (
             select(Procedure.id.label("id"), tier.label("tier"))
             .where(*conditions, match)
             .order_by(tier.desc(), func.length(Procedure.name_folded), Procedure.code)
-            .limit(cap * SHORTLISTED)
+            .limit(cap * SHORTLISTED if lexical else cap)
             .subquery()
         )
-        tier = shortlist.c.tier + self._specificity(reading)
-        candidates = (
-            select(Procedure.id.label("id"), tier.label("tier"))
-            .join(shortlist, shortlist.c.id == Procedure.id)
-            .order_by(tier.desc(), func.length(Procedure.name_folded), Procedure.code)
-            .limit(cap)
-            .subquery()
-        )
+        if lexical:
+            tier = candidates.c.tier + self._specificity(reading)
+            candidates = (
+                select(Procedure.id.label("id"), tier.label("tier"))
+                .join(candidates, candidates.c.id == Procedure.id)
+                .order_by(tier.desc(), func.length(Procedure.name_folded), Procedure.code)
+                .limit(cap)
+                .subquery()
+            )
         similarities = [func.similarity(Procedure.name_folded, p) for p in dict.fromkeys(phrases)]
         best = (
             similarities[0]
