@@ -11,7 +11,6 @@ from typing import Annotated, Any
 from urllib.parse import quote
 
 from fastapi import Depends, File, Form, Path, Query, Request, Response, UploadFile
-from pydantic import BaseModel
 
 from services.catalogue import schemas
 from services.catalogue.lexicon_service import LexiconService
@@ -71,9 +70,7 @@ class ReadCache:
                 self.entries.popitem(last=False)
 
 
-def encode(content: Any, model: type[BaseModel] | None = None) -> bytes:
-    if model is not None:
-        content = model.model_validate(content).model_dump(mode="json")
+def encode(content: Any) -> bytes:
     return json.dumps(content, ensure_ascii=False, separators=(",", ":")).encode()
 
 
@@ -93,7 +90,6 @@ async def cached(
     request: Request,
     service: CatalogueService,
     produce: Callable[[], Awaitable[Any]],
-    model: type[BaseModel] | None = None,
     *,
     key: str | None = None,
     noted: Callable[[Any], Any] | None = None,
@@ -106,7 +102,7 @@ async def cached(
     entry = cache.get(key, revision)
     if entry is None:
         content = await produce()
-        entry = (encode(content, model), noted(content) if noted else None)
+        entry = (encode(content), noted(content) if noted else None)
         cache.put(key, revision, entry)
     return respond(request, entry[0]), entry[1]
 
@@ -217,15 +213,10 @@ async def get_procedure(
 ) -> Response:
 
     async def produce() -> dict[str, Any]:
-        return await service.detail(id_or_code)
+        return (await service.detail(id_or_code)).model_dump(mode="json")
 
     response, code = await cached(
-        request,
-        service,
-        produce,
-        schemas.ProcedureDetail,
-        key=request.url.path,
-        noted=lambda c: c["code"],
+        request, service, produce, key=request.url.path, noted=lambda c: c["code"]
     )
     if q:
         request.app.state.search_log.opened(q, code)
