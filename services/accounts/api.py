@@ -328,7 +328,6 @@ async def password_reset_page_confirm(
 @router.post("/officers", status_code=201, response_model=schemas.OfficerOut, tags=["officers"])
 async def invite_officer(
     body: schemas.OfficerInviteIn,
-    request: Request,
     admin: CurrentAdmin,
     service: Service,
     session: Session,

@@ -93,7 +93,6 @@ def _download(stored: DossierFile, data: bytes) -> Response:
 @router.post("/", status_code=201, response_model=schemas.DossierOut, tags=["filing"])
 async def create_dossier(
     body: schemas.DossierIn,
-    request: Request,
     service: Service,
     session: DbSession,
     actor: CitizenDep,
@@ -253,18 +252,14 @@ async def read_file(dossier_id: str, file_id: str, service: Service, actor: Acto
 
 
 @router.post("/{dossier_id}/submit", response_model=schemas.DossierOut, tags=["filing"])
-async def submit(
-    dossier_id: str, request: Request, service: Service, session: DbSession, actor: ActorDep
-) -> Any:
+async def submit(dossier_id: str, service: Service, session: DbSession, actor: ActorDep) -> Any:
     """ "Gửi hồ sơ": 422 listing what is missing; else a code (mã hồ sơ) and an e-mail."""
     dossier = await commit_through(session, service.submit(dossier_id, actor))
     return await service.render(dossier)
 
 
 @router.post("/{dossier_id}/supplement", response_model=schemas.DossierOut, tags=["filing"])
-async def supplement(
-    dossier_id: str, request: Request, service: Service, session: DbSession, actor: ActorDep
-) -> Any:
+async def supplement(dossier_id: str, service: Service, session: DbSession, actor: ActorDep) -> Any:
     """ "Gửi bổ sung": send the corrected dossier back to the agency."""
     await commit_through(session, service.send_supplement(dossier_id, actor))
     return await service.view(dossier_id, actor)
