@@ -18,7 +18,6 @@ from services.catalogue.service import CatalogueService
 from services.catalogue.settings import get_settings
 from services.kernel.auth import CurrentAdmin
 from services.kernel.db import commit_through
-from services.kernel.errors import request_language
 from services.kernel.web import DbSession, service_router
 
 router = service_router()
@@ -250,9 +249,9 @@ async def download_form(service: Service, id_or_code: str, form_id: str) -> Resp
 
 @router.post("/agencies", status_code=201, response_model=schemas.AgencyOut, tags=["admin"])
 async def create_agency(
-    body: schemas.AgencyIn, request: Request, service: Service, session: DbSession, _: CurrentAdmin
+    body: schemas.AgencyIn, service: Service, session: DbSession, _: CurrentAdmin
 ) -> Any:
-    agency = await commit_through(session, service.create_agency(body, request_language(request)))
+    agency = await commit_through(session, service.create_agency(body))
     return schemas.AgencyOut.model_validate(agency)
 
 
@@ -260,13 +259,11 @@ async def create_agency(
 async def update_agency(
     agency_id: str,
     body: schemas.AgencyUpdate,
-    request: Request,
     service: Service,
     session: DbSession,
     _: CurrentAdmin,
 ) -> Any:
-    lang = request_language(request)
-    agency = await commit_through(session, service.update_agency(agency_id, body, lang))
+    agency = await commit_through(session, service.update_agency(agency_id, body))
     return schemas.AgencyOut.model_validate(agency)
 
 
@@ -311,13 +308,11 @@ async def retire_field(
 )
 async def create_procedure(
     body: schemas.ProcedureIn,
-    request: Request,
     service: Service,
     session: DbSession,
     _: CurrentAdmin,
 ) -> Any:
-    lang = request_language(request)
-    return await commit_through(session, service.create_procedure(body, lang))
+    return await commit_through(session, service.create_procedure(body))
 
 
 @router.put(
@@ -329,14 +324,12 @@ async def create_procedure(
 async def update_procedure(
     id_or_code: str,
     body: schemas.ProcedureUpdate,
-    request: Request,
     service: Service,
     session: DbSession,
     _: CurrentAdmin,
 ) -> Any:
     """Change a procedure: the change is published as a new version."""
-    lang = request_language(request)
-    return await commit_through(session, service.update_procedure(id_or_code, body, lang))
+    return await commit_through(session, service.update_procedure(id_or_code, body))
 
 
 @router.delete("/procedures/{id_or_code}", status_code=204, tags=["admin"])
@@ -376,7 +369,6 @@ async def upload_form(
             name=name,
             filename=file.filename or "mau",
             data=data,
-            lang=request_language(request),
         ),
     )
     return schemas.FormOut(
@@ -411,15 +403,13 @@ async def lexicon_entries(service: Lexicon, _: CurrentAdmin) -> Any:
 @router.post("/lexicon", status_code=201, response_model=schemas.LexiconEntryOut, tags=["search"])
 async def add_lexicon_entry(
     body: schemas.LexiconEntryIn,
-    request: Request,
     service: Lexicon,
     session: DbSession,
     admin: CurrentAdmin,
 ) -> Any:
     """Add what citizens type for a procedure; it applies on the next search. Every wording must
     match at least one procedure (422 otherwise, at the field)."""
-    lang = request_language(request)
-    return await commit_through(session, service.add(body, admin.user_id, lang))
+    return await commit_through(session, service.add(body, admin.user_id))
 
 
 @router.delete("/lexicon/{entry_id}", status_code=204, tags=["search"])

@@ -73,14 +73,6 @@ class FieldError:
         return {"field": self.field, "code": self.code, "message": self.message(lang)}
 
 
-def field_error(
-    loc: str | Sequence[str | int], code: str, message: Text, lang: str = "vi"
-) -> FieldError:
-    """The catalogue's old spelling of `FieldError(loc, code, message)`; `lang` is ignored (the
-    handler picks the language). Goes once the catalogue passes no `lang`."""
-    return FieldError(loc, code, message)
-
-
 class ProblemError(Exception):
     """Any error a client must see, carrying both languages; the handler picks one.
 

@@ -1,5 +1,5 @@
 """The base every part of the catalogue service builds on: the request's session, repository,
-settings and file storage; stable ids; and the errors more than one part raises."""
+settings and file storage; and stable ids."""
 
 from __future__ import annotations
 
@@ -10,7 +10,6 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from services.catalogue.repository import CatalogueRepository
 from services.catalogue.search import term_string
 from services.catalogue.settings import CatalogueSettings
-from services.kernel.errors import ProblemError, Text, field_error
 from services.kernel.storage import FileStorage
 
 
@@ -38,17 +37,3 @@ def stable_id(*parts: str, length: int = 16) -> str:
 
 def field_id_for(name: str) -> str:
     return "-".join(term_string(name).split())[:120] or stable_id(name)
-
-
-def not_found(what: Text) -> ProblemError:
-    return ProblemError("not-found", what, status=404)
-
-
-def invalid(field: str, code: str, message: Text, lang: str) -> ProblemError:
-    return ProblemError("validation", message, errors=[field_error([field], code, message, lang)])
-
-
-PROCEDURE_NOT_FOUND = Text("Không tìm thấy thủ tục hành chính.", "No such procedure.")
-AGENCY_NOT_FOUND = Text("Không tìm thấy cơ quan.", "No such agency.")
-FIELD_NOT_FOUND = Text("Không tìm thấy lĩnh vực.", "No such field.")
-FORM_NOT_FOUND = Text("Không tìm thấy mẫu đơn, tờ khai.", "No such form.")

@@ -5,25 +5,22 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from services.catalogue.models import Form
-from services.catalogue.service.base import (
-    FORM_NOT_FOUND,
-    PROCEDURE_NOT_FOUND,
-    invalid,
-    not_found,
-    stable_id,
+from services.catalogue.errors import (
+    FORM_NAME_REQUIRED,
+    FormFileMissing,
+    FormNotFound,
+    ProcedureNotFound,
 )
+from services.catalogue.models import Form
+from services.catalogue.service.base import stable_id
 from services.catalogue.service.publishing import Publishing
 from services.catalogue.text import clean
 from services.kernel.db import utcnow
-from services.kernel.errors import ProblemError, Text
+from services.kernel.errors import FieldError, Invalid
 from services.kernel.storage import delete_after_commit, new_storage_key, put_in_transaction
-from services.kernel.uploads import DOCUMENT_TYPES, UploadRejected, check_upload
+from services.kernel.uploads import DOCUMENT_TYPES, UploadRejected, check_upload, download_name
 
 FORM_TYPES = {k: v for k, v in DOCUMENT_TYPES.items() if not k.startswith("image/")}
-FORM_NAME_REQUIRED = Text(
-    "Cần tên mẫu (name) hoặc mã mẫu đã có (form_id).", "Give a form name or an existing form_id."
-)
 
 
 @dataclass(frozen=True)
@@ -32,28 +29,14 @@ class FormFile:
     data: bytes
 
 
-def safe_filename(filename: str, extension: str) -> str:
-    """A download name: the client's name without any path, with the extension of the content."""
-    base = clean(filename.replace("\\", "/").rsplit("/", 1)[-1]).rsplit(".", 1)[0]
-    base = "".join(c for c in base if c.isalnum() or c in " -_().")[:150].strip(" .") or "mau"
-    return f"{base}.{extension}"
-
-
 class Forms(Publishing):
     async def form_file(self, procedure_id: str, form_id: str) -> FormFile:
         procedure = await self.repo.procedure(procedure_id)
         form = await self.repo.form(procedure.id, form_id) if procedure else None
         if form is None:
-            raise not_found(FORM_NOT_FOUND)
+            raise FormNotFound()
         if form.storage_key is None:
-            raise ProblemError(
-                "form-file-missing",
-                Text(
-                    f"Mẫu “{form.name}” chưa có tệp để tải về.",
-                    f"The form “{form.name}” has no file to download yet.",
-                ),
-                status=404,
-            )
+            raise FormFileMissing(form.name)
         return FormFile(form, await self.storage.get(form.storage_key))
 
     async def upload_form(
@@ -64,11 +47,10 @@ class Forms(Publishing):
         name: str | None,
         filename: str,
         data: bytes,
-        lang: str,
     ) -> Form:
         procedure = await self.repo.procedure(id_or_code, for_update=True)
         if procedure is None or procedure.retired:
-            raise not_found(PROCEDURE_NOT_FOUND)
+            raise ProcedureNotFound()
         try:
             sniffed = check_upload(data, filename, FORM_TYPES, self.settings.max_form_bytes)
         except UploadRejected as exc:
@@ -76,10 +58,10 @@ class Forms(Publishing):
         if form_id:
             form = await self.repo.form(procedure.id, form_id)
             if form is None:
-                raise not_found(FORM_NOT_FOUND)
+                raise FormNotFound()
         else:
             if not name or not clean(name):
-                raise invalid("name", "form_name_required", FORM_NAME_REQUIRED, lang)
+                raise Invalid(FieldError("name", "form_name_required", FORM_NAME_REQUIRED))
             form = Form(
                 id=stable_id(procedure.code, clean(name)),
                 procedure_id=procedure.id,
@@ -92,7 +74,7 @@ class Forms(Publishing):
         old_key = form.storage_key
         form.storage_key = new_storage_key("forms", sniffed.extension)
         await put_in_transaction(self.session, self.storage, form.storage_key, data)
-        form.filename = safe_filename(filename, sniffed.extension)
+        form.filename = download_name(filename, sniffed.extension)
         form.content_type = sniffed.content_type
         form.size = sniffed.size
         form.sha256 = sniffed.sha256
@@ -107,10 +89,10 @@ class Forms(Publishing):
         """Remove a form's file; a form the components still name stays listed, without file."""
         procedure = await self.repo.procedure(id_or_code, for_update=True)
         if procedure is None or procedure.retired:
-            raise not_found(PROCEDURE_NOT_FOUND)
+            raise ProcedureNotFound()
         form = await self.repo.form(procedure.id, form_id)
         if form is None:
-            raise not_found(FORM_NOT_FOUND)
+            raise FormNotFound()
         old_key = form.storage_key
         named = any(c.get("form_id") == form.id for c in procedure.document.get("components") or [])
         if named:

@@ -7,13 +7,19 @@ from collections.abc import Sequence
 
 from services.catalogue import schemas
 from services.catalogue.declarations import declaration_schema
+from services.catalogue.errors import (
+    AGENCY_REQUIRED,
+    AGENCY_UNKNOWN,
+    FIELD_UNKNOWN,
+    ProcedureExists,
+    ProcedureNotFound,
+)
 from services.catalogue.models import Field, Procedure
-from services.catalogue.service.base import PROCEDURE_NOT_FOUND, invalid, not_found
 from services.catalogue.service.publishing import Publishing
 from services.catalogue.service.views import CONTENT_FIELDS, tiers_of
 from services.catalogue.text import clean
 from services.kernel.db import new_id
-from services.kernel.errors import ProblemError, Text
+from services.kernel.errors import FieldError, Invalid
 
 ADMIN = "admin"
 """`Procedure.processing_time_source` of a processing time an admin set (a re-import keeps it)."""
@@ -23,28 +29,13 @@ NULL_KEEPS = frozenset(
 )
 """Fields of a procedure update where null means "unchanged" (they cannot be empty)."""
 
-FIELD_UNKNOWN = Text("Không có lĩnh vực này.", "No such field.")
-AGENCY_REQUIRED = Text(
-    "Thủ tục cấp tỉnh phải có cơ quan thực hiện (agency_id).",
-    "A province-tier procedure needs its performing agency (agency_id).",
-)
-AGENCY_UNKNOWN = Text(
-    "Cơ quan thực hiện phải là một sở, ngành hoặc Ủy ban nhân dân tỉnh.",
-    "The performing agency must be a department or the province.",
-)
-
 
 class Procedures(Publishing):
-    async def create_procedure(
-        self, data: schemas.ProcedureIn, lang: str
-    ) -> schemas.ProcedureDetail:
+    async def create_procedure(self, data: schemas.ProcedureIn) -> schemas.ProcedureDetail:
         if await self.repo.procedure(data.code) is not None:
-            raise ProblemError(
-                "conflict",
-                Text("Mã thủ tục đã tồn tại.", "A procedure with this code exists."),
-            )
-        field = await self._active_field(data.field_id, lang)
-        await self._check_performer(data.tier, data.agency_id, lang)
+            raise ProcedureExists()
+        field = await self._active_field(data.field_id)
+        await self._check_performer(data.tier, data.agency_id)
         procedure = Procedure(
             id=new_id(),
             code=data.code,
@@ -72,11 +63,11 @@ class Procedures(Publishing):
         return await self.procedure_detail(procedure)
 
     async def update_procedure(
-        self, id_or_code: str, data: schemas.ProcedureUpdate, lang: str
+        self, id_or_code: str, data: schemas.ProcedureUpdate
     ) -> schemas.ProcedureDetail:
         procedure = await self.repo.procedure(id_or_code, for_update=True)
         if procedure is None or procedure.retired:
-            raise not_found(PROCEDURE_NOT_FOUND)
+            raise ProcedureNotFound()
         # The fields the request names; nested models (components, fees...) keep their defaults,
         # and a null where the procedure must have a value (or a list) leaves it as it is.
         changes = {
@@ -84,11 +75,11 @@ class Procedures(Publishing):
             for k, v in data.model_dump().items()
             if k in data.model_fields_set and not (v is None and k in NULL_KEEPS)
         }
-        field = await self._active_field(changes.get("field_id", procedure.field_id), lang)
+        field = await self._active_field(changes.get("field_id", procedure.field_id))
         tier = changes.get("tier") or tiers_of(procedure)
         agency_id = changes.get("agency_id", procedure.agency_id)
         if "tier" in changes or "agency_id" in changes:
-            await self._check_performer(tier, agency_id, lang)
+            await self._check_performer(tier, agency_id)
         if "name" in changes:
             procedure.name = clean(changes["name"])
         procedure.field_id = field.id
@@ -114,22 +105,22 @@ class Procedures(Publishing):
     async def retire_procedure(self, id_or_code: str) -> None:
         procedure = await self.repo.procedure(id_or_code, for_update=True)
         if procedure is None or procedure.retired:
-            raise not_found(PROCEDURE_NOT_FOUND)
+            raise ProcedureNotFound()
         procedure.retired = True
         await self.publish(procedure)
         await self.rebuild_vocabulary()
 
-    async def _active_field(self, field_id: str, lang: str) -> Field:
+    async def _active_field(self, field_id: str) -> Field:
         field = await self.repo.field(field_id)
         if field is None or field.retired:
-            raise invalid("field_id", "field_unknown", FIELD_UNKNOWN, lang)
+            raise Invalid(FieldError("field_id", "field_unknown", FIELD_UNKNOWN))
         return field
 
-    async def _check_performer(self, tier: Sequence[str], agency_id: str | None, lang: str) -> None:
+    async def _check_performer(self, tier: Sequence[str], agency_id: str | None) -> None:
         if "province" not in tier:
             return
         if agency_id is None:
-            raise invalid("agency_id", "agency_required", AGENCY_REQUIRED, lang)
+            raise Invalid(FieldError("agency_id", "agency_required", AGENCY_REQUIRED))
         agency = await self.repo.agency(agency_id)
         if agency is None or agency.retired or agency.tier not in ("province", "department"):
-            raise invalid("agency_id", "agency_unknown", AGENCY_UNKNOWN, lang)
+            raise Invalid(FieldError("agency_id", "agency_unknown", AGENCY_UNKNOWN))

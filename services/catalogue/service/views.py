@@ -7,16 +7,12 @@ from __future__ import annotations
 from typing import Any
 
 from services.catalogue import schemas
+from services.catalogue.errors import AgencyNotFound, ProcedureNotFound
 from services.catalogue.lexicon import file_entries
 from services.catalogue.models import Agency, Field, Procedure
 from services.catalogue.repository import ProcedureFilter, SearchResult
 from services.catalogue.search import Query
-from services.catalogue.service.base import (
-    AGENCY_NOT_FOUND,
-    PROCEDURE_NOT_FOUND,
-    ServiceBase,
-    not_found,
-)
+from services.catalogue.service.base import ServiceBase
 from services.catalogue.text import clean
 from services.kernel.contracts import PROCESSING_TIME_UNKNOWN
 
@@ -47,7 +43,7 @@ class Views(ServiceBase):
     async def agency_detail(self, agency_id: str) -> schemas.AgencyDetail:
         agency = await self.repo.agency(agency_id)
         if agency is None or agency.retired:
-            raise not_found(AGENCY_NOT_FOUND)
+            raise AgencyNotFound()
         parent = await self.repo.agency(agency.parent_id) if agency.parent_id else None
         children = await self.repo.children(agency.id)
         return schemas.AgencyDetail(
@@ -80,7 +76,7 @@ class Views(ServiceBase):
         if agency_id:
             agency = await self.repo.agency(agency_id)
             if agency is None:
-                raise not_found(AGENCY_NOT_FOUND)
+                raise AgencyNotFound()
         flt = ProcedureFilter(
             agency=agency,
             commune_tiers=self.commune_tiers,
@@ -150,7 +146,7 @@ class Views(ServiceBase):
     async def detail(self, id_or_code: str) -> schemas.ProcedureDetail:
         procedure = await self.repo.procedure(id_or_code)
         if procedure is None:
-            raise not_found(PROCEDURE_NOT_FOUND)
+            raise ProcedureNotFound()
         return await self.procedure_detail(procedure)
 
     async def procedure_detail(self, procedure: Procedure) -> schemas.ProcedureDetail:

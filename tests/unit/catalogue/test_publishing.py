@@ -33,7 +33,7 @@ def test_an_admin_change_publishes_a_new_version(catalogue_db: Path, tmp_path: P
             revision = await catalogue.do(lambda s: s.repo.revision())
 
             change = schemas.ProcedureUpdate(processing_days=2, steps=["Nộp hồ sơ", "Nhận kết quả"])
-            after = await catalogue.do(lambda s: s.update_procedure(BIRTH, change, "vi"))
+            after = await catalogue.do(lambda s: s.update_procedure(BIRTH, change))
 
             assert after.version == before.version + 1
             assert (after.processing_days, after.processing_time_source) == (2, "admin")
@@ -67,7 +67,7 @@ def test_a_renamed_procedure_is_found_by_its_new_name(catalogue_db: Path, tmp_pa
             assert unknown.corrected_query is not None
             renamed = "Thủ tục đăng ký khai sinh tại khu kinh tế Vũng Áng"
             rename = schemas.ProcedureUpdate(name=renamed)
-            await catalogue.do(lambda s: s.update_procedure(BIRTH, rename, "en"))
+            await catalogue.do(lambda s: s.update_procedure(BIRTH, rename))
             found = await find(catalogue, "vung ang")
             assert ([i.code for i in found.items], found.corrected_query) == ([BIRTH], None)
             typo = await find(catalogue, "vungg angg")  # the new words are in the vocabulary
@@ -101,7 +101,7 @@ def test_an_agency_change_publishes_the_agency_tree(catalogue_db: Path, tmp_path
             new = schemas.AgencyIn(
                 id="SO-THU-NGHIEM", name="Sở Thử nghiệm", tier="department", parent_id=province.id
             )
-            await catalogue.do(lambda s: s.create_agency(new, "vi"))
+            await catalogue.do(lambda s: s.create_agency(new))
             first = (await catalogue.published())[-1]
             assert first["task"] == "dossiers.agencies_published"
             assert "SO-THU-NGHIEM" in {a["id"] for a in first["agencies"]}
@@ -128,10 +128,10 @@ def test_a_province_procedure_without_its_agency_is_refused_at_the_field(
                 tier=["province"],
             )
             with pytest.raises(ProblemError) as refused:
-                await catalogue.do(lambda s: s.create_procedure(data, "en"))
+                await catalogue.do(lambda s: s.create_procedure(data))
             error = refused.value
             assert (error.status, error.code) == (422, "validation")
-            assert [(e["field"], e["code"]) for e in error.errors or []] == [
+            assert [(e.field, e.code) for e in error.errors or []] == [
                 ("agency_id", "agency_required")
             ]
             assert len(await catalogue.published()) == published  # nothing was published
