@@ -226,7 +226,7 @@ def test_importer_reports_what_it_cannot_read(tmp_path: Path) -> None:
         db = database_for(settings.resolved_database_url())
         async with db.sessionmaker() as session:
             service = CatalogueService(session, settings, LocalStorage(tmp_path), ("commune",))
-            return str((await service.detail("9.999001"))["name"])
+            return (await service.detail("9.999001")).name
 
     assert asyncio.run(stored_name()) == "Thủ tục thử nghiệm hoà giải"
 

@@ -75,7 +75,7 @@ async def register(
     text = await commit_through(
         session,
         service.register(
-            body, _client(request), lang, device_token=_device_token(request, body.device_token)
+            body, _client(request), device_token=_device_token(request, body.device_token)
         ),
     )
     return schemas.Accepted(detail=text(lang))
@@ -93,7 +93,7 @@ async def activate(
     registration to activate; without it, or with one that matches none: 422 at `password`."""
     lang = request_language(request)
     await commit_through(
-        session, service.activate(body.email, body.code, _client(request), body.password, lang)
+        session, service.activate(body.email, body.code, _client(request), body.password)
     )
     return schemas.Accepted(detail=ACTIVATED(lang))
 
@@ -137,7 +137,7 @@ async def activation_page_confirm(
         body = schemas.ActivateIn(email=email, code=code, password=password or None)
         await commit_through(
             session,
-            service.activate(body.email, body.code, _client(request), body.password, lang),
+            service.activate(body.email, body.code, _client(request), body.password),
         )
     except ProblemError as problem:
         if problem.status == 422:
@@ -328,13 +328,12 @@ async def password_reset_page_confirm(
 @router.post("/officers", status_code=201, response_model=schemas.OfficerOut, tags=["officers"])
 async def invite_officer(
     body: schemas.OfficerInviteIn,
-    request: Request,
     admin: CurrentAdmin,
     service: Service,
     session: Session,
 ) -> Any:
     """An admin invites an officer (bound to an agency) or another admin by e-mail."""
-    user = await commit_through(session, service.invite_officer(body, request_language(request)))
+    user = await commit_through(session, service.invite_officer(body))
     return schemas.OfficerOut.model_validate(user, from_attributes=True)
 
 

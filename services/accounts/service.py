@@ -28,6 +28,20 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.accounts import security
+from services.accounts.errors import (
+    AccountExists,
+    AccountGone,
+    AccountNotActivated,
+    ActivationPasswordInvalid,
+    CurrentPasswordWrong,
+    FullNameEmpty,
+    InvalidCode,
+    InvalidCredentials,
+    InvalidRefreshToken,
+    OfficerAgencyRequired,
+    RegistrationExpired,
+    TooManySignIns,
+)
 from services.accounts.models import (
     EmailNotice,
     OutboxMessage,
@@ -48,14 +62,14 @@ from services.accounts.schemas import (
 from services.accounts.settings import AccountsSettings
 from services.kernel.auth import Principal
 from services.kernel.captcha import (
-    captcha_invalid,
+    CaptchaInvalid,
     load_captcha_secret,
     seal_challenge,
     verify_captcha,
 )
 from services.kernel.contracts import EmailTemplate, SendEmailV1, SessionsRevokedV1
 from services.kernel.db import conflict_insert, new_id, own_transaction, utcnow
-from services.kernel.errors import FIELD_MESSAGES, ProblemError, Text, field_error
+from services.kernel.errors import Text
 from services.kernel.outbox import add_message
 
 log = logging.getLogger("portal.accounts")
@@ -136,60 +150,6 @@ def sign_in_keys(email: str, client: str, device_id: str | None, known: bool) ->
     return SignInKeys(checked, keys, [keys[PAIR]])
 
 
-def invalid_code() -> ProblemError:
-    return ProblemError(
-        "code-invalid",
-        Text(
-            "Mã không đúng, đã được sử dụng hoặc đã hết hạn. Bạn cũng có thể mở đường dẫn trong "
-            "e-mail mới nhất, hoặc yêu cầu gửi mã mới.",
-            "The code is wrong, already used or expired. The link in the newest e-mail works "
-            "too; or ask for a new code.",
-        ),
-        status=400,
-    )
-
-
-def registration_expired() -> ProblemError:
-    return ProblemError(
-        "registration-expired",
-        Text(
-            "Yêu cầu đăng ký đã hết hạn. Vui lòng đăng ký lại.",
-            "The registration has expired. Please register again.",
-        ),
-        status=400,
-    )
-
-
-def activation_password_problem(code: str, lang: str) -> ProblemError:
-    """422 with the error at `password`: `password_required` or `password_mismatch`."""
-    message = FIELD_MESSAGES[code]
-    return ProblemError(
-        "validation",
-        message,
-        errors=[field_error(["password"], code, message, lang)],
-    )
-
-
-def invalid_credentials() -> ProblemError:
-    return ProblemError(
-        "invalid-credentials",
-        Text("E-mail hoặc mật khẩu không đúng.", "Wrong e-mail or password."),
-        status=401,
-        headers={"WWW-Authenticate": "Bearer"},
-    )
-
-
-def invalid_refresh_token() -> ProblemError:
-    return ProblemError(
-        "refresh-token-invalid",
-        Text(
-            "Phiên đăng nhập không hợp lệ hoặc đã hết hạn. Vui lòng đăng nhập lại.",
-            "The refresh token is invalid or expired. Please sign in again.",
-        ),
-        status=401,
-    )
-
-
 @dataclass(frozen=True)
 class Redemption:
     """A code or link found good for an account: `row` is to be marked used; a short code's
@@ -232,7 +192,7 @@ class AccountService:
         sound = security.audio_data_url(image.wav) if image.wav else None
         return captcha_id, security.captcha_data_url(image.png), sound
 
-    async def check_captcha(self, captcha_id: str, answer: str, lang: str = "vi") -> None:
+    async def check_captcha(self, captcha_id: str, answer: str) -> None:
         """Single use across the portal: any answer, right or wrong, spends the challenge."""
         valid = await verify_captcha(
             self.session,
@@ -245,7 +205,7 @@ class AccountService:
             redis_url=self.settings.redis_url,
         )
         if not valid:
-            raise captcha_invalid(lang)
+            raise CaptchaInvalid()
 
     # -- clients: addresses and devices ------------------------------------------------------
 
@@ -269,9 +229,9 @@ class AccountService:
     # -- registration and activation ---------------------------------------------------------
 
     async def register(
-        self, data: RegisterIn, client: str, lang: str = "vi", device_token: str | None = None
+        self, data: RegisterIn, client: str, device_token: str | None = None
     ) -> Text:
-        await self.check_captcha(data.captcha_id, data.captcha_answer, lang)
+        await self.check_captcha(data.captcha_id, data.captcha_answer)
         existing = await self.repo.user_by_email(data.email)
         if existing is not None and (existing.is_active or existing.role != "citizen"):
             # An account (or an officer's invitation) has the address: nothing is stored, the
@@ -365,24 +325,24 @@ class AccountService:
         return None
 
     async def activate(
-        self, email: str, code: str, client: str, password: str | None = None, lang: str = "vi"
+        self, email: str, code: str, client: str, password: str | None = None
     ) -> User:
         """Apply one pending registration of the address: the only one, or the one whose
         password is given (several registered it). A wrong or missing password counts as a
         wrong try of a short code."""
         user = await self.repo.user_by_email(email)
         if user is None or user.is_active or user.role != "citizen":
-            raise invalid_code()
+            raise InvalidCode()
         redemption = await self._redeem(user, (ACTIVATION,), code)
         await self._lock_and_use(user, redemption)
         if user.is_active:
-            raise invalid_code()
+            raise InvalidCode()
         registrations = await self.repo.pending_registrations(
             user.id, self.settings.pending_registrations
         )
         if not registrations:
-            raise registration_expired()
-        chosen = await self._registration_matching(registrations, password, lang)
+            raise RegistrationExpired()
+        chosen = await self._registration_matching(registrations, password)
         for name in ("full_name", "gender", "date_of_birth", "phone", "address", "id_number"):
             setattr(user, name, getattr(chosen, name))
         user.password_hash = chosen.password_hash
@@ -397,18 +357,18 @@ class AccountService:
         return user
 
     async def _registration_matching(
-        self, registrations: list[PendingRegistration], password: str | None, lang: str
+        self, registrations: list[PendingRegistration], password: str | None
     ) -> PendingRegistration:
         if password is None:
             if len(registrations) == 1:
                 return registrations[0]
-            raise activation_password_problem("password_required", lang)
+            raise ActivationPasswordInvalid("password_required")
         for registration in registrations:
             if await to_thread.run_sync(
                 security.verify_password, registration.password_hash, password
             ):
                 return registration
-        raise activation_password_problem("password_mismatch", lang)
+        raise ActivationPasswordInvalid("password_mismatch")
 
     async def resend_activation(self, email: str, client: str) -> Text:
         user = await self.repo.user_by_email(email)
@@ -442,7 +402,7 @@ class AccountService:
         )
         if not ok or user is None or not user.is_active:
             await self._record_failure(keys.counted)
-            raise invalid_credentials()
+            raise InvalidCredentials()
         await self.repo.clear_throttles(keys.cleared_on_success)
         await self.repo.remember_client(user.id, client)
         tokens = await self._issue_tokens(user, family_id=new_id())
@@ -461,17 +421,9 @@ class AccountService:
             if await to_thread.run_sync(
                 security.verify_password, registration.password_hash, password
             ):
-                raise ProblemError(
-                    "account-not-activated",
-                    Text(
-                        "Tài khoản chưa được kích hoạt. Vui lòng nhập mã kích hoạt đã gửi qua "
-                        "e-mail.",
-                        "The account is not activated yet. Enter the code sent by e-mail.",
-                    ),
-                    status=400,
-                )
+                raise AccountNotActivated()
         await self._record_failure(keys.counted)
-        raise invalid_credentials()
+        raise InvalidCredentials()
 
     async def _check_throttle(self, keys: list[str]) -> None:
         now = utcnow()
@@ -482,14 +434,7 @@ class AccountService:
         ]
         if waits:
             retry_after = max(1, int(max(waits) + 0.999))
-            raise ProblemError(
-                "too-many-requests",
-                Text(
-                    f"Đăng nhập sai quá nhiều lần. Vui lòng thử lại sau {retry_after} giây.",
-                    f"Too many failed sign-ins. Try again in {retry_after} seconds.",
-                ),
-                headers={"Retry-After": str(retry_after)},
-            )
+            raise TooManySignIns(retry_after)
 
     async def _record_failure(self, keys: dict[ThrottlePolicy, str]) -> None:
         """Count a failed sign-in: in its own transaction, committed whatever the answer."""
@@ -544,16 +489,16 @@ class AccountService:
     async def refresh(self, refresh_token: str) -> TokenOut:
         row = await self.repo.refresh_token(security.token_digest(refresh_token))
         if row is None or row.expires_at <= utcnow():
-            raise invalid_refresh_token()
+            raise InvalidRefreshToken()
         if row.used_at is not None or row.revoked_at is not None:
             # A rotated token came back: someone holds a copy. End the whole session, for good
             # (the refusal rolls the request back; the revocation is written on its own).
             family_id = row.family_id
             await self._outlive_refusal(lambda repo: self._revoke_family(repo, family_id))
-            raise invalid_refresh_token()
+            raise InvalidRefreshToken()
         user = await self.repo.user(row.user_id)
         if user is None or not user.is_active:
-            raise invalid_refresh_token()
+            raise InvalidRefreshToken()
         row.used_at = utcnow()
         return await self._issue_tokens(user, family_id=row.family_id)
 
@@ -596,22 +541,14 @@ class AccountService:
     async def profile(self, principal: Principal) -> User:
         user = await self.repo.user(principal.user_id)
         if user is None or not user.is_active:
-            raise ProblemError(
-                "unauthorized", Text("Tài khoản không còn hiệu lực.", "The account is gone.")
-            )
+            raise AccountGone()
         return user
 
     async def update_profile(self, principal: Principal, patch: ProfileUpdate) -> User:
         user = await self.profile(principal)
         changes = patch.model_dump(exclude_unset=True)
         if "full_name" in changes and changes["full_name"] is None:
-            raise ProblemError(
-                "validation",
-                Text("Họ tên không được để trống.", "The full name must not be empty."),
-                errors=[
-                    {"field": "full_name", "code": "missing", "message": "Họ tên là bắt buộc."}
-                ],
-            )
+            raise FullNameEmpty()
         for name, value in changes.items():
             setattr(user, name, value)
         await self.session.flush()
@@ -620,18 +557,7 @@ class AccountService:
     async def change_password(self, principal: Principal, current: str, new: str) -> None:
         user = await self.profile(principal)
         if not await to_thread.run_sync(security.verify_password, user.password_hash, current):
-            raise ProblemError(
-                "current-password-wrong",
-                Text("Mật khẩu hiện tại không đúng.", "The current password is wrong."),
-                status=400,
-                errors=[
-                    {
-                        "field": "current_password",
-                        "code": "current_password_wrong",
-                        "message": "Mật khẩu hiện tại không đúng.",
-                    }
-                ],
-            )
+            raise CurrentPasswordWrong()
         user.password_hash = await to_thread.run_sync(security.hash_password, new)
         ended = await self.repo.revoke_user_tokens(user.id, keep_family=principal.session_id)
         self._announce_revoked(self.session, ended)
@@ -685,7 +611,7 @@ class AccountService:
         """Also how an invited officer sets a first password; either proves the address."""
         user = await self.repo.user_by_email(email)
         if user is None:
-            raise invalid_code()
+            raise InvalidCode()
         redemption = await self._redeem(user, (PASSWORD_RESET, INVITATION), code)
         await self._lock_and_use(user, redemption)
         user.password_hash = await to_thread.run_sync(security.hash_password, new_password)
@@ -700,22 +626,11 @@ class AccountService:
 
     # -- officers and admins -----------------------------------------------------------------
 
-    async def invite_officer(self, data: OfficerInviteIn, lang: str = "vi") -> User:
+    async def invite_officer(self, data: OfficerInviteIn) -> User:
         if data.role == "officer" and not data.agency_id:
-            message = Text(
-                "Cán bộ phải thuộc một cơ quan (agency_id).", "An officer needs an agency_id."
-            )
-            raise ProblemError(
-                "validation",
-                message,
-                errors=[field_error(["agency_id"], "agency_required", message, lang)],
-            )
+            raise OfficerAgencyRequired()
         if await self.repo.user_by_email(data.email) is not None:
-            raise ProblemError(
-                "account-exists",
-                Text("E-mail này đã có tài khoản.", "An account with this e-mail exists."),
-                status=409,
-            )
+            raise AccountExists()
         user = User(
             id=new_id(),
             email=data.email,
@@ -800,14 +715,14 @@ class AccountService:
         if not security.is_short_code(code):
             row = await self.repo.code_by_link(user.id, self._link_hashes(user, purposes, code))
             if row is None:
-                raise invalid_code()
+                raise InvalidCode()
             return Redemption(row, short_code=False)
         row = await self.repo.live_short_code(user.id, purposes)
         if row is None or not await self._reserve_try(user, row):
-            raise invalid_code()
+            raise InvalidCode()
         expected = security.code_digest(self.secret, row.purpose, user.id, code)
         if not hmac.compare_digest(row.code_hash, expected):
-            raise invalid_code()
+            raise InvalidCode()
         return Redemption(row, short_code=True)
 
     async def _reserve_try(self, user: User, row: VerificationCode) -> bool:
@@ -835,7 +750,7 @@ class AccountService:
         requests with one code cannot both succeed."""
         await self.repo.user_by_email(user.email, for_update=True)
         if not await self.repo.use_code(redemption.row.id):
-            raise invalid_code()
+            raise InvalidCode()
 
     async def _settle(self, user: User, redemption: Redemption) -> None:
         """The right short code: its reserved try was no wrong guess."""

@@ -11,7 +11,6 @@ from typing import Annotated, Any
 from urllib.parse import quote
 
 from fastapi import Depends, File, Form, Path, Query, Request, Response, UploadFile
-from pydantic import BaseModel
 
 from services.catalogue import schemas
 from services.catalogue.lexicon_service import LexiconService
@@ -19,7 +18,6 @@ from services.catalogue.service import CatalogueService
 from services.catalogue.settings import get_settings
 from services.kernel.auth import CurrentAdmin
 from services.kernel.db import commit_through
-from services.kernel.errors import request_language
 from services.kernel.web import DbSession, service_router
 
 router = service_router()
@@ -71,9 +69,7 @@ class ReadCache:
                 self.entries.popitem(last=False)
 
 
-def encode(content: Any, model: type[BaseModel] | None = None) -> bytes:
-    if model is not None:
-        content = model.model_validate(content).model_dump(mode="json")
+def encode(content: Any) -> bytes:
     return json.dumps(content, ensure_ascii=False, separators=(",", ":")).encode()
 
 
@@ -93,7 +89,6 @@ async def cached(
     request: Request,
     service: CatalogueService,
     produce: Callable[[], Awaitable[Any]],
-    model: type[BaseModel] | None = None,
     *,
     key: str | None = None,
     noted: Callable[[Any], Any] | None = None,
@@ -106,7 +101,7 @@ async def cached(
     entry = cache.get(key, revision)
     if entry is None:
         content = await produce()
-        entry = (encode(content, model), noted(content) if noted else None)
+        entry = (encode(content), noted(content) if noted else None)
         cache.put(key, revision, entry)
     return respond(request, entry[0]), entry[1]
 
@@ -217,15 +212,10 @@ async def get_procedure(
 ) -> Response:
 
     async def produce() -> dict[str, Any]:
-        return await service.detail(id_or_code)
+        return (await service.detail(id_or_code)).model_dump(mode="json")
 
     response, code = await cached(
-        request,
-        service,
-        produce,
-        schemas.ProcedureDetail,
-        key=request.url.path,
-        noted=lambda c: c["code"],
+        request, service, produce, key=request.url.path, noted=lambda c: c["code"]
     )
     if q:
         request.app.state.search_log.opened(q, code)
@@ -259,9 +249,9 @@ async def download_form(service: Service, id_or_code: str, form_id: str) -> Resp
 
 @router.post("/agencies", status_code=201, response_model=schemas.AgencyOut, tags=["admin"])
 async def create_agency(
-    body: schemas.AgencyIn, request: Request, service: Service, session: DbSession, _: CurrentAdmin
+    body: schemas.AgencyIn, service: Service, session: DbSession, _: CurrentAdmin
 ) -> Any:
-    agency = await commit_through(session, service.create_agency(body, request_language(request)))
+    agency = await commit_through(session, service.create_agency(body))
     return schemas.AgencyOut.model_validate(agency)
 
 
@@ -269,13 +259,11 @@ async def create_agency(
 async def update_agency(
     agency_id: str,
     body: schemas.AgencyUpdate,
-    request: Request,
     service: Service,
     session: DbSession,
     _: CurrentAdmin,
 ) -> Any:
-    lang = request_language(request)
-    agency = await commit_through(session, service.update_agency(agency_id, body, lang))
+    agency = await commit_through(session, service.update_agency(agency_id, body))
     return schemas.AgencyOut.model_validate(agency)
 
 
@@ -320,13 +308,11 @@ async def retire_field(
 )
 async def create_procedure(
     body: schemas.ProcedureIn,
-    request: Request,
     service: Service,
     session: DbSession,
     _: CurrentAdmin,
 ) -> Any:
-    lang = request_language(request)
-    return await commit_through(session, service.create_procedure(body, lang))
+    return await commit_through(session, service.create_procedure(body))
 
 
 @router.put(
@@ -338,14 +324,12 @@ async def create_procedure(
 async def update_procedure(
     id_or_code: str,
     body: schemas.ProcedureUpdate,
-    request: Request,
     service: Service,
     session: DbSession,
     _: CurrentAdmin,
 ) -> Any:
     """Change a procedure: the change is published as a new version."""
-    lang = request_language(request)
-    return await commit_through(session, service.update_procedure(id_or_code, body, lang))
+    return await commit_through(session, service.update_procedure(id_or_code, body))
 
 
 @router.delete("/procedures/{id_or_code}", status_code=204, tags=["admin"])
@@ -385,7 +369,6 @@ async def upload_form(
             name=name,
             filename=file.filename or "mau",
             data=data,
-            lang=request_language(request),
         ),
     )
     return schemas.FormOut(
@@ -420,15 +403,13 @@ async def lexicon_entries(service: Lexicon, _: CurrentAdmin) -> Any:
 @router.post("/lexicon", status_code=201, response_model=schemas.LexiconEntryOut, tags=["search"])
 async def add_lexicon_entry(
     body: schemas.LexiconEntryIn,
-    request: Request,
     service: Lexicon,
     session: DbSession,
     admin: CurrentAdmin,
 ) -> Any:
     """Add what citizens type for a procedure; it applies on the next search. Every wording must
     match at least one procedure (422 otherwise, at the field)."""
-    lang = request_language(request)
-    return await commit_through(session, service.add(body, admin.user_id, lang))
+    return await commit_through(session, service.add(body, admin.user_id))
 
 
 @router.delete("/lexicon/{entry_id}", status_code=204, tags=["search"])

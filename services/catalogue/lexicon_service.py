@@ -12,30 +12,24 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql.elements import ColumnElement
 
 from services.catalogue import schemas
+from services.catalogue.errors import (
+    MATCHES_NOTHING,
+    PHRASE_EMPTY,
+    PHRASE_TOO_LONG,
+    LexiconEntryInvalid,
+    LexiconEntryNotFound,
+)
 from services.catalogue.lexicon import MAX_PHRASE_WORDS, Entry, file_entries
 from services.catalogue.models import LexiconEntry, SearchCount, SearchOpen
 from services.catalogue.repository import CatalogueRepository, database_key
 from services.catalogue.search import terms
 from services.catalogue.search_log import REPORT_MIN_SEARCHES
 from services.catalogue.settings import CatalogueSettings
-from services.kernel.errors import ProblemError, Text, field_error
+from services.kernel.errors import FieldError
 
 log = logging.getLogger("portal.catalogue.lexicon")
 
 _checked: dict[tuple[str, int], dict[tuple[str, ...], int]] = {}
-
-ENTRY_NOT_FOUND = Text(
-    "Không có mục từ này trong từ điển (mục từ trong tệp chỉ sửa được trong tệp).",
-    "No such lexicon entry (the file's entries are changed in the file).",
-)
-MATCHES_NOTHING = Text(
-    "Cụm từ này không khớp thủ tục nào trong danh mục.",
-    "This wording matches no procedure of the catalogue.",
-)
-PHRASE_EMPTY = Text("Cụm từ phải có ít nhất một chữ hoặc số.", "A phrase needs a letter or digit.")
-PHRASE_TOO_LONG = Text(
-    f"Cụm từ dài quá {MAX_PHRASE_WORDS} từ.", f"A phrase has at most {MAX_PHRASE_WORDS} words."
-)
 
 
 class LexiconService:
@@ -79,29 +73,21 @@ class LexiconService:
                 )
         return page.unmatched
 
-    async def add(
-        self, data: schemas.LexiconEntryIn, admin_id: str, lang: str
-    ) -> schemas.LexiconEntryOut:
-        errors = []
+    async def add(self, data: schemas.LexiconEntryIn, admin_id: str) -> schemas.LexiconEntryOut:
+        errors: list[FieldError] = []
         for part in ("says", "means"):
             for i, phrase in enumerate(getattr(data, part)):
                 count = len(terms(phrase))
                 if count == 0:
-                    errors.append(field_error([part, i], "phrase_empty", PHRASE_EMPTY, lang))
+                    errors.append(FieldError([part, i], "phrase_empty", PHRASE_EMPTY))
                 elif count > MAX_PHRASE_WORDS:
-                    errors.append(field_error([part, i], "phrase_too_long", PHRASE_TOO_LONG, lang))
+                    errors.append(FieldError([part, i], "phrase_too_long", PHRASE_TOO_LONG))
         if not errors:
             for i, phrase in enumerate(data.means):
                 if not await self.repo.matching(tuple(terms(phrase))):
-                    errors.append(
-                        field_error(["means", i], "matches_nothing", MATCHES_NOTHING, lang)
-                    )
+                    errors.append(FieldError(["means", i], "matches_nothing", MATCHES_NOTHING))
         if errors:
-            raise ProblemError(
-                "validation",
-                Text("Mục từ chưa hợp lệ.", "The lexicon entry is not valid."),
-                errors=errors,
-            )
+            raise LexiconEntryInvalid(errors)
         row = LexiconEntry(
             says=data.says,
             means=data.means,
@@ -124,7 +110,7 @@ class LexiconService:
     async def remove(self, entry_id: str) -> None:
         row = await self.session.get(LexiconEntry, entry_id)
         if row is None:
-            raise ProblemError("not-found", ENTRY_NOT_FOUND, status=404)
+            raise LexiconEntryNotFound()
         await self.session.delete(row)
         await self.session.flush()
         await self.repo.bump_revision()

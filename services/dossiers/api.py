@@ -8,13 +8,14 @@ from urllib.parse import quote
 from fastapi import Depends, File, Form, Header, Query, Request, Response, UploadFile
 
 from services.dossiers import schemas
+from services.dossiers.errors import CitizenOnly, TooManyResultFiles
 from services.dossiers.models import DossierFile, SpentCaptcha
 from services.dossiers.service import Actor, DossierService
 from services.dossiers.settings import get_settings
-from services.kernel.auth import OptionalPrincipal, unauthorized
-from services.kernel.captcha import captcha_invalid, load_captcha_secret, verify_captcha
+from services.kernel.auth import OptionalPrincipal
+from services.kernel.captcha import CaptchaInvalid, load_captcha_secret, verify_captcha
 from services.kernel.db import commit_through
-from services.kernel.errors import ProblemError, Text, request_language
+from services.kernel.errors import Unauthorized
 from services.kernel.web import DbSession, service_router
 
 router = service_router()
@@ -56,15 +57,12 @@ async def _actor(
         actor = await service.actor_for_token(dossier_token)
         if actor is not None:
             return actor
-    raise unauthorized()
+    raise Unauthorized()
 
 
 def _citizen(actor: Annotated[Actor, Depends(_actor)]) -> Actor:
     if actor.role != "citizen":
-        raise ProblemError(
-            "forbidden",
-            Text("Cần đăng nhập bằng tài khoản công dân.", "A citizen account is needed."),
-        )
+        raise CitizenOnly()
     return actor
 
 
@@ -95,14 +93,12 @@ def _download(stored: DossierFile, data: bytes) -> Response:
 @router.post("/", status_code=201, response_model=schemas.DossierOut, tags=["filing"])
 async def create_dossier(
     body: schemas.DossierIn,
-    request: Request,
     service: Service,
     session: DbSession,
     actor: CitizenDep,
 ) -> Any:
     """ "Lưu lại": a draft dossier for a procedure, in "Hồ sơ chưa gửi"."""
-    lang = request_language(request)
-    dossier, _ = await commit_through(session, service.create(actor, body, lang))
+    dossier, _ = await commit_through(session, service.create(actor, body))
     return await service.render(dossier)
 
 
@@ -135,7 +131,6 @@ async def create_accountless(
 ) -> Any:
     """ "Đăng ký hồ sơ không tài khoản": answer the captcha of `GET /api/v1/accounts/captcha`;
     the returned token (header `X-Dossier-Token`) attaches files to and sends this dossier."""
-    lang = request_language(request)
     settings = request.app.state.settings
 
     async def create() -> Any:
@@ -150,9 +145,9 @@ async def create_accountless(
             redis_url=settings.redis_url,
         )
         if not solved:
-            raise captcha_invalid(lang)
+            raise CaptchaInvalid()
         email = body.email or body.applicant.get("email")
-        return await service.create(Actor(role="accountless"), body, lang, email=email)
+        return await service.create(Actor(role="accountless"), body, email=email)
 
     dossier, token = await commit_through(session, create())
     rendered = await service.render(dossier)
@@ -230,10 +225,8 @@ async def attach_file(
     file: Annotated[UploadFile, File(description="PDF, JPEG, PNG, DOC or DOCX, at most 10 MB")],
 ) -> Any:
     data = await _read_upload(file, request.app.state.settings.max_file_bytes)
-    lang = request_language(request)
     return await commit_through(
-        session,
-        service.attach(dossier_id, component_id, actor, file.filename or "tep", data, lang),
+        session, service.attach(dossier_id, component_id, actor, file.filename or "tep", data)
     )
 
 
@@ -259,22 +252,16 @@ async def read_file(dossier_id: str, file_id: str, service: Service, actor: Acto
 
 
 @router.post("/{dossier_id}/submit", response_model=schemas.DossierOut, tags=["filing"])
-async def submit(
-    dossier_id: str, request: Request, service: Service, session: DbSession, actor: ActorDep
-) -> Any:
+async def submit(dossier_id: str, service: Service, session: DbSession, actor: ActorDep) -> Any:
     """ "Gửi hồ sơ": 422 listing what is missing; else a code (mã hồ sơ) and an e-mail."""
-    lang = request_language(request)
-    dossier = await commit_through(session, service.submit(dossier_id, actor, lang))
+    dossier = await commit_through(session, service.submit(dossier_id, actor))
     return await service.render(dossier)
 
 
 @router.post("/{dossier_id}/supplement", response_model=schemas.DossierOut, tags=["filing"])
-async def supplement(
-    dossier_id: str, request: Request, service: Service, session: DbSession, actor: ActorDep
-) -> Any:
+async def supplement(dossier_id: str, service: Service, session: DbSession, actor: ActorDep) -> Any:
     """ "Gửi bổ sung": send the corrected dossier back to the agency."""
-    lang = request_language(request)
-    await commit_through(session, service.send_supplement(dossier_id, actor, lang))
+    await commit_through(session, service.send_supplement(dossier_id, actor))
     return await service.view(dossier_id, actor)
 
 
@@ -294,7 +281,7 @@ async def result_file(
 ) -> Response:
     actor = Actor.of(principal) if principal else None
     if actor is None and not token:
-        raise unauthorized()
+        raise Unauthorized()
     stored, data = await service.result_file(dossier_id, file_id, actor, token)
     return _download(stored, data)
 
@@ -359,18 +346,9 @@ async def return_result(
     """ "Trả kết quả" with the result files."""
     settings = request.app.state.settings
     if len(files) > settings.max_result_files:
-        raise ProblemError(
-            "validation",
-            Text(
-                f"Tối đa {settings.max_result_files} tệp kết quả.",
-                f"At most {settings.max_result_files} result files.",
-            ),
-        )
+        raise TooManyResultFiles(settings.max_result_files)
     uploads = [
         (f.filename or "ket-qua", await _read_upload(f, settings.max_file_bytes)) for f in files
     ]
-    lang = request_language(request)
-    dossier = await commit_through(
-        session, service.return_result(dossier_id, actor, note, uploads, lang)
-    )
+    dossier = await commit_through(session, service.return_result(dossier_id, actor, note, uploads))
     return await service.render(dossier)

@@ -14,6 +14,13 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from services.dossiers.deadlines import is_overdue
+from services.dossiers.errors import (
+    DossierNotFound,
+    FilerOnly,
+    OfficersOnly,
+    StatusConflict,
+    TokenLimits,
+)
 from services.kernel.contracts import EmailTemplate
 from services.kernel.errors import ProblemError, Text
 
@@ -270,38 +277,16 @@ def refusal(action: Action, status: Status | str, party: Party) -> Refusal | Non
     return None
 
 
-NOT_FOUND = Text("Không tìm thấy hồ sơ.", "No such dossier.")
-FILER_ONLY = Text(
-    "Chỉ người nộp hồ sơ được làm việc này.", "Only the filer of the dossier may do this."
-)
-TOKEN_ONLY_FILES_AND_SUBMIT = Text(
-    "Mã hồ sơ không tài khoản chỉ dùng để đính kèm tệp và gửi hồ sơ.",
-    "The token of a dossier filed without an account only attaches files and sends it.",
-)
-ONLY_OFFICERS = Text(
-    "Chỉ cán bộ của cơ quan giải quyết được làm việc này.",
-    "Only an officer of the competent agency may do this.",
-)
-
-
-def not_found() -> ProblemError:
-    return ProblemError("not-found", NOT_FOUND, status=404)
-
-
-def only_officers() -> ProblemError:
-    return ProblemError("forbidden", ONLY_OFFICERS, status=403)
-
-
 def problem(refused: Refusal, action: Action, status: Status | str | None = None) -> ProblemError:
     """The problem+json of a refusal, in both languages (the 409s name the `status`)."""
     if refused is Refusal.NOT_FOUND:
-        return not_found()
+        return DossierNotFound()
     if refused is Refusal.FILER_ONLY:
-        return ProblemError("forbidden", FILER_ONLY, status=403)
+        return FilerOnly()
     if refused is Refusal.OFFICER_ONLY:
-        return only_officers()
+        return OfficersOnly()
     if refused is Refusal.TOKEN_LIMITS:
-        return ProblemError("forbidden", TOKEN_ONLY_FILES_AND_SUBMIT, status=403)
+        return TokenLimits()
     if status is None:
         raise ValueError(f"{refused} needs the dossier's status")
     status = Status(status)
@@ -320,7 +305,7 @@ def problem(refused: Refusal, action: Action, status: Status | str | None = None
             f"Không thể {ACTION_LABELS[action].lower()} khi hồ sơ ở trạng thái “{status.label}”.",
             f"Cannot {action.replace('_', ' ')} a dossier that is {status}.",
         )
-    return ProblemError("conflict", detail, status=409, extra={"dossier_status": str(status)})
+    return StatusConflict(detail, str(status))
 
 
 def require(action: Action, status: Status | str, party: Party) -> None:

@@ -15,7 +15,7 @@ from fastapi import Depends, Request
 from fastapi.security import OAuth2PasswordBearer
 from jwt.algorithms import OKPAlgorithm
 
-from services.kernel.errors import ProblemError, Text
+from services.kernel.errors import Forbidden, Unauthorized
 from services.kernel.revocation import RevocationCheck
 
 ALGORITHM = "EdDSA"
@@ -60,10 +60,10 @@ class TokenVerifier:
                 options={"require": ["exp", "iat", "aud", "iss", "sub"]},
             )
         except jwt.PyJWTError as exc:
-            raise unauthorized() from exc
+            raise Unauthorized() from exc
         role = claims.get("role")
         if role not in ROLES:
-            raise unauthorized()
+            raise Unauthorized()
         return Principal(
             user_id=str(claims["sub"]),
             role=role,
@@ -88,23 +88,12 @@ class KeyFileVerifier:
         try:
             mtime = self.path.stat().st_mtime
         except OSError as exc:
-            raise unauthorized() from exc
+            raise Unauthorized() from exc
         if self._verifier is None or mtime != self._mtime:
             jwks = json.loads(self.path.read_text())
             self._verifier = TokenVerifier(jwks, issuer=self.issuer, audience=self.audience)
             self._mtime = mtime
         return self._verifier.verify(token)
-
-
-def unauthorized() -> ProblemError:
-    return ProblemError(
-        "unauthorized",
-        Text(
-            "Mã truy cập không hợp lệ hoặc đã hết hạn.",
-            "The access token is missing, invalid or expired.",
-        ),
-        headers={"WWW-Authenticate": "Bearer"},
-    )
 
 
 TOKEN_URL = "/api/v1/accounts/token"
@@ -125,7 +114,7 @@ async def verified_principal(request: Request, token: str) -> Principal:
         and revocations is not None
         and await revocations.is_revoked(principal.session_id)
     ):
-        raise unauthorized()
+        raise Unauthorized()
     return principal
 
 
@@ -134,7 +123,7 @@ async def current_principal(
     token: Annotated[str | None, Depends(_bearer)],
 ) -> Principal:
     if not token:
-        raise unauthorized()
+        raise Unauthorized()
     return await verified_principal(request, token)
 
 
@@ -155,10 +144,7 @@ OptionalPrincipal = Annotated[Principal | None, Depends(optional_principal)]
 def require_role(*roles: str) -> Callable[[Principal], Principal]:
     def dependency(principal: CurrentPrincipal) -> Principal:
         if principal.role not in roles:
-            raise ProblemError(
-                "forbidden",
-                Text("Bạn không có quyền thực hiện thao tác này.", "You may not do this."),
-            )
+            raise Forbidden()
         return principal
 
     return dependency

@@ -41,7 +41,7 @@ from services.kernel.db import (
     own_transaction,
     utcnow,
 )
-from services.kernel.errors import ProblemError, Text, field_error
+from services.kernel.errors import FieldError, ProblemError, Text
 from services.kernel.shared_store import RedisError, shared_redis
 
 if TYPE_CHECKING:
@@ -245,11 +245,12 @@ CAPTCHA_INVALID = Text(
 )
 
 
-def captcha_invalid(lang: str) -> ProblemError:
+class CaptchaInvalid(ProblemError):
     """The answer to a wrong, spent or expired captcha, the same in every service."""
-    return ProblemError(
-        "captcha-invalid",
-        CAPTCHA_INVALID,
-        status=400,
-        errors=[field_error(["captcha_answer"], "captcha_invalid", CAPTCHA_INVALID, lang)],
-    )
+
+    code = "captcha-invalid"
+    status = 400
+    detail = CAPTCHA_INVALID
+
+    def __init__(self) -> None:
+        super().__init__(errors=[FieldError("captcha_answer", "captcha_invalid", CAPTCHA_INVALID)])

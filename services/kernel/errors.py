@@ -4,6 +4,7 @@ when the request asks for it with ``Accept-Language: en``."""
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -51,27 +52,98 @@ class Text:
         return self.en if lang == "en" else self.vi
 
 
+INTERNAL = Text("Đã có lỗi xảy ra, vui lòng thử lại sau.", "Something went wrong.")
+
+
+class FieldError:
+    """One field's error: where (``"a.b"`` or a path of parts), a stable code, and its message
+    in both languages; the error handler writes the message in the request's language."""
+
+    __slots__ = ("field", "code", "message")
+
+    def __init__(self, loc: str | Sequence[str | int], code: str, message: Text) -> None:
+        self.field = loc if isinstance(loc, str) else ".".join(str(p) for p in loc)
+        self.code = code
+        self.message = message
+
+    def __repr__(self) -> str:
+        return f"FieldError({self.field!r}, {self.code!r})"
+
+    def render(self, lang: str) -> dict[str, Any]:
+        return {"field": self.field, "code": self.code, "message": self.message(lang)}
+
+
 class ProblemError(Exception):
-    """Raised by services for any error a client must see; `code` is a key of TITLES, or a
-    more specific code with an explicit status."""
+    """Any error a client must see, carrying both languages; the handler picks one.
+
+    A named error is a subclass with its ``code`` (a key of TITLES, or a more specific code),
+    ``status`` and ``detail`` as class attributes, raised with no arguments (``raise
+    DossierNotFound()``); the arguments override them where one class serves several cases."""
+
+    code: str = "internal"
+    status: int = 500
+    detail: Text = INTERNAL
 
     def __init__(
         self,
-        code: str,
-        detail: Text,
+        code: str | None = None,
+        detail: Text | None = None,
         *,
         status: int | None = None,
-        errors: list[dict[str, Any]] | None = None,
+        errors: Sequence[FieldError] | None = None,
         headers: dict[str, str] | None = None,
         extra: dict[str, Any] | None = None,
     ) -> None:
-        super().__init__(detail.en)
-        self.code = code
-        self.status = status or TITLES[code][0]
-        self.detail = detail
-        self.errors = errors
+        if code is not None:
+            self.code = code
+            self.status = status or TITLES[code][0]
+        elif status is not None:
+            self.status = status
+        if detail is not None:
+            self.detail = detail
+        super().__init__(self.detail.en)
+        self.errors = list(errors) if errors is not None else None
         self.headers = headers
         self.extra = extra or {}
+
+    def rendered_errors(self, lang: str) -> list[dict[str, Any]] | None:
+        return None if self.errors is None else [e.render(lang) for e in self.errors]
+
+
+FIELDS_INVALID = Text(
+    "Dữ liệu gửi lên có trường không hợp lệ.", "Some fields of the request are invalid."
+)
+
+
+class Invalid(ProblemError):
+    """422: fields refused by a service's rules. With one field and no detail, the field's
+    message is the detail too."""
+
+    code = "validation"
+    status = 422
+
+    def __init__(self, *errors: FieldError, detail: Text | None = None) -> None:
+        if detail is None:
+            detail = errors[0].message if len(errors) == 1 else FIELDS_INVALID
+        super().__init__(detail=detail, errors=errors)
+
+
+class Unauthorized(ProblemError):
+    code = "unauthorized"
+    status = 401
+    detail = Text(
+        "Mã truy cập không hợp lệ hoặc đã hết hạn.",
+        "The access token is missing, invalid or expired.",
+    )
+
+    def __init__(self) -> None:
+        super().__init__(headers={"WWW-Authenticate": "Bearer"})
+
+
+class Forbidden(ProblemError):
+    code = "forbidden"
+    status = 403
+    detail = Text("Bạn không có quyền thực hiện thao tác này.", "You may not do this.")
 
 
 def request_language(request: Request) -> str:
@@ -149,10 +221,6 @@ def register_field_messages(messages: dict[str, Text]) -> None:
     FIELD_MESSAGES.update(messages)
 
 
-def field_error(loc: list[str | int], code: str, message: Text, lang: str) -> dict[str, Any]:
-    return {"field": ".".join(str(p) for p in loc), "code": code, "message": message(lang)}
-
-
 def _validation_errors(exc: RequestValidationError, lang: str) -> list[dict[str, Any]]:
     errors = []
     for err in exc.errors():
@@ -161,7 +229,7 @@ def _validation_errors(exc: RequestValidationError, lang: str) -> list[dict[str,
         text = FIELD_MESSAGES.get(kind)
         if text is None:
             text = Text("Giá trị không hợp lệ.", str(err.get("msg", "Invalid value.")))
-        errors.append(field_error(loc, kind, text, lang))
+        errors.append(FieldError(loc, kind, text).render(lang))
     return errors
 
 
@@ -211,7 +279,7 @@ def install_problem_handlers(app: FastAPI) -> None:
             exc.code,
             exc.detail(lang),
             status=exc.status,
-            errors=exc.errors,
+            errors=exc.rendered_errors(lang),
             headers=exc.headers,
             extra=exc.extra,
         )
@@ -219,11 +287,8 @@ def install_problem_handlers(app: FastAPI) -> None:
     @app.exception_handler(RequestValidationError)
     async def _validation(request: Request, exc: RequestValidationError) -> JSONResponse:
         lang = request_language(request)
-        detail = Text(
-            "Dữ liệu gửi lên có trường không hợp lệ.", "Some fields of the request are invalid."
-        )
         return problem_response(
-            request, "validation", detail(lang), errors=_validation_errors(exc, lang)
+            request, "validation", FIELDS_INVALID(lang), errors=_validation_errors(exc, lang)
         )
 
     @app.exception_handler(StarletteHTTPException)
@@ -268,5 +333,4 @@ def install_problem_handlers(app: FastAPI) -> None:
                 headers={"Retry-After": "5"},
             )
         log.exception("unhandled error on %s %s", request.method, request.url.path)
-        detail = Text("Đã có lỗi xảy ra, vui lòng thử lại sau.", "Something went wrong.")
-        return problem_response(request, "internal", detail(request_language(request)))
+        return problem_response(request, "internal", INTERNAL(request_language(request)))

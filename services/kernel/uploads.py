@@ -78,11 +78,20 @@ class UploadRejected(Exception):
 
     def problem(self) -> ProblemError:
         """The answer to the uploader: 413 for a file too large, 415 for any other refusal."""
-        if self.reason_code == "too_large":
-            code, status = "payload-too-large", 413
-        else:
-            code, status = "unsupported-media-type", 415
-        return ProblemError(code, Text(self.vi_message, self.en_message), status=status)
+        kind = FileTooLarge if self.reason_code == "too_large" else FileRefused
+        return kind(detail=Text(self.vi_message, self.en_message))
+
+
+class FileTooLarge(ProblemError):
+    code = "payload-too-large"
+    status = 413
+
+
+class FileRefused(ProblemError):
+    """415: an upload whose content is not of an accepted type (or is unsafe)."""
+
+    code = "unsupported-media-type"
+    status = 415
 
 
 def _reject(code: str, name: str, vi: str, en: str) -> UploadRejected:
@@ -338,3 +347,11 @@ def safe_display_name(filename: str) -> str:
         else:
             stripped = stripped[:MAX_DISPLAY_NAME].rstrip(". ")
     return stripped or "tệp"
+
+
+def download_name(filename: str, extension: str) -> str:
+    """The name a stored upload is downloaded under: the client's name made harmless
+    (`safe_display_name`) with the extension of the file's real type."""
+    name = safe_display_name(filename)
+    stem = name.rsplit(".", 1)[0] if "." in name else name
+    return f"{stem or 'tep'}.{extension}"

@@ -23,9 +23,10 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from services.kernel.auth import KeyFileVerifier
 from services.kernel.db import EDGE_COMMITS, Database, settle
 from services.kernel.errors import (
-    ProblemError,
+    FIELDS_INVALID,
+    FieldError,
+    Invalid,
     Text,
-    field_error,
     install_problem_handlers,
     problem_response,
     request_language,
@@ -223,19 +224,9 @@ async def _check_json_body(request: Request) -> None:
     except json.JSONDecodeError:
         return  # FastAPI answers 422 json_invalid itself
     except InputRefused as refused:
-        raise ProblemError(
-            "validation",
-            Text(
-                "Dữ liệu gửi lên có trường không hợp lệ.", "Some fields of the request are invalid."
-            ),
-            errors=[
-                field_error(
-                    [readable(part) for part in refused.loc],
-                    refused.code,
-                    PROBLEMS[refused.code],
-                    request_language(request),
-                )
-            ],
+        loc = [readable(part) for part in refused.loc]
+        raise Invalid(
+            FieldError(loc, refused.code, PROBLEMS[refused.code]), detail=FIELDS_INVALID
         ) from None
 
 

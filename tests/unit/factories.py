@@ -204,17 +204,17 @@ async def draft(
         applicant=applicant if applicant is not None else {"full_name": "Nguyễn Văn An"},
         declaration=declaration if declaration is not None else {"reason": "Xin việc"},
     )
-    dossier, _ = await world.do(lambda s: s.create(actor, body, "vi"))
+    dossier, _ = await world.do(lambda s: s.create(actor, body))
     for component in files:
         async with world.service() as service:
-            await service.attach(dossier.id, component, actor, f"{component}.pdf", pdf(), "vi")
+            await service.attach(dossier.id, component, actor, f"{component}.pdf", pdf())
     return dossier
 
 
 async def sent(world: Dossiers, actor: Actor, procedure: ProcedureCopy, **kw: Any) -> Dossier:
     """A complete dossier, submitted."""
     dossier = await draft(world, actor, procedure, files=("c1",), **kw)
-    return await world.do(lambda s: s.submit(dossier.id, actor, "vi"))
+    return await world.do(lambda s: s.submit(dossier.id, actor))
 
 
 async def fetch(world: Dossiers, dossier_id: str) -> Dossier:

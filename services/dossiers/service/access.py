@@ -7,17 +7,16 @@ from __future__ import annotations
 import hashlib
 import secrets
 from dataclasses import dataclass
-from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.dossiers.lifecycle import Action, Party, not_found, require, role_refusal
+from services.dossiers.errors import DossierNotFound
+from services.dossiers.lifecycle import Action, Party, require, role_refusal
 from services.dossiers.lifecycle import problem as refused
 from services.dossiers.models import Dossier
 from services.dossiers.repository import DossiersRepository
 from services.dossiers.settings import DossiersSettings
 from services.kernel.auth import Principal
-from services.kernel.errors import ProblemError, Text
 from services.kernel.storage import FileStorage
 
 
@@ -67,14 +66,6 @@ def tracking_matches(dossier: Dossier, token: str | None) -> bool:
     )
 
 
-def validation(errors: list[dict[str, Any]], detail: Text) -> ProblemError:
-    return ProblemError("validation", detail, status=422, errors=errors)
-
-
-def field_error(field: str, code: str, message: Text, lang: str) -> dict[str, Any]:
-    return {"field": field, "code": code, "message": message(lang)}
-
-
 class ServiceBase:
     """The request's session, repository, settings and file storage, and the one way to load a
     dossier for an action."""
@@ -97,7 +88,7 @@ class ServiceBase:
             raise refused(refusal, action)
         dossier = await self.repo.dossier(dossier_id, for_update=for_update)
         if dossier is None:
-            raise not_found()
+            raise DossierNotFound()
         require(action, dossier.status, party_of(actor, dossier))
         return dossier
 

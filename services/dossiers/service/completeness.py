@@ -9,8 +9,8 @@ from typing import Any
 
 from jsonschema import Draft202012Validator
 
-from services.dossiers.service.access import field_error, validation
-from services.kernel.errors import Text
+from services.dossiers.errors import INCOMPLETE
+from services.kernel.errors import FieldError, Invalid, Text
 
 
 def check_complete(
@@ -18,34 +18,25 @@ def check_complete(
     applicant: dict[str, Any],
     declaration: dict[str, Any],
     with_files: set[str | None],
-    lang: str,
 ) -> None:
-    """422 listing everything missing or invalid (each field's message in `lang`), given the
+    """422 listing everything missing or invalid (each message in both languages), given the
     procedure's snapshot and the components that have a file."""
-    errors: list[dict[str, Any]] = []
+    errors: list[FieldError] = []
     for component in procedure.get("components", []):
         if component.get("required") and component["id"] not in with_files:
             message = Text(
                 f"Thiếu tệp cho thành phần “{component['name'][:200]}”.",
                 f"A file is missing for the component “{component['name'][:200]}”.",
             )
-            errors.append(
-                field_error(f"components.{component['id']}", "component_missing", message, lang)
-            )
+            errors.append(FieldError(f"components.{component['id']}", "component_missing", message))
     schema = procedure.get("declaration_schema") or {"type": "object"}
     applicant_schema = (schema.get("$defs") or {}).get("applicant")
     if applicant_schema:
-        errors += _schema_errors("applicant", applicant_schema, applicant, lang)
+        errors += _schema_errors("applicant", applicant_schema, applicant)
     declaration_schema = {k: v for k, v in schema.items() if k != "$defs"}
-    errors += _schema_errors("declaration", declaration_schema, declaration, lang)
+    errors += _schema_errors("declaration", declaration_schema, declaration)
     if errors:
-        raise validation(
-            errors,
-            Text(
-                "Hồ sơ chưa đầy đủ; hãy bổ sung những mục được nêu rồi gửi lại.",
-                "The dossier is incomplete; complete the items listed and send again.",
-            ),
-        )
+        raise Invalid(*errors, detail=INCOMPLETE)
 
 
 @functools.lru_cache(maxsize=512)
@@ -55,9 +46,7 @@ def _validator(schema_json: str) -> Draft202012Validator:
     )
 
 
-def _schema_errors(
-    prefix: str, schema: dict[str, Any], value: dict[str, Any], lang: str
-) -> list[dict[str, Any]]:
+def _schema_errors(prefix: str, schema: dict[str, Any], value: dict[str, Any]) -> list[FieldError]:
     validator = _validator(json.dumps(schema, sort_keys=True))
     errors = []
     for error in sorted(validator.iter_errors(value), key=lambda e: list(e.path)):
@@ -77,5 +66,5 @@ def _schema_errors(
                 f"Invalid value{f' ({title})' if title else ''}: {error.message[:200]}",
             )
             code = str(error.validator)
-        errors.append(field_error(".".join([prefix, *path]), code, message, lang))
+        errors.append(FieldError([prefix, *path], code, message))
     return errors

@@ -3,14 +3,18 @@ dossier, stored with the transaction) and the officers' result files, and readin
 
 from __future__ import annotations
 
-from services.dossiers.lifecycle import Action, not_found
+from services.dossiers.errors import (
+    ComponentNotFound,
+    DossierNotFound,
+    DossierTooLarge,
+    FileNotFound,
+)
+from services.dossiers.lifecycle import Action
 from services.dossiers.models import Dossier, DossierFile
 from services.dossiers.service.access import Actor, ServiceBase, tracking_matches
 from services.kernel.db import new_id
-from services.kernel.errors import ProblemError, Text
 from services.kernel.storage import delete_after_commit, new_storage_key, put_in_transaction
-from services.kernel.uploads import DOSSIER_TYPES, UploadRejected, check_upload
-from services.kernel.uploads import safe_display_name as display_name
+from services.kernel.uploads import DOSSIER_TYPES, UploadRejected, check_upload, download_name
 
 
 class Files(ServiceBase):
@@ -23,17 +27,12 @@ class Files(ServiceBase):
         actor: Actor,
         filename: str,
         data: bytes,
-        lang: str,
     ) -> DossierFile:
         dossier = await self._open(dossier_id, actor, Action.ATTACH, for_update=True)
         if component_id not in {c["id"] for c in dossier.procedure.get("components", [])}:
-            raise ProblemError(
-                "not-found",
-                Text("Hồ sơ không có thành phần này.", "The dossier has no such component."),
-                status=404,
-            )
+            raise ComponentNotFound()
         used = sum(f.size for f in await self.repo.files(dossier.id, "attachment"))
-        return await self._store(dossier, component_id, "attachment", filename, data, used, lang)
+        return await self._store(dossier, component_id, "attachment", filename, data, used)
 
     async def _store(
         self,
@@ -43,23 +42,13 @@ class Files(ServiceBase):
         filename: str,
         data: bytes,
         used: int,
-        lang: str,
     ) -> DossierFile:
         try:
             checked = check_upload(data, filename, DOSSIER_TYPES, self.settings.max_file_bytes)
         except UploadRejected as exc:
             raise exc.problem() from exc
         if used + checked.size > self.settings.max_dossier_bytes:
-            raise ProblemError(
-                "payload-too-large",
-                Text(
-                    f"Tổng dung lượng tệp của hồ sơ vượt quá "
-                    f"{self.settings.max_dossier_bytes // 1024 // 1024} MB.",
-                    f"The dossier's files would exceed "
-                    f"{self.settings.max_dossier_bytes // 1024 // 1024} MB.",
-                ),
-                status=413,
-            )
+            raise DossierTooLarge(self.settings.max_dossier_bytes)
         key = new_storage_key(dossier.id, checked.extension)
         await put_in_transaction(self.session, self.storage, key, data)
         stored = DossierFile(
@@ -67,7 +56,7 @@ class Files(ServiceBase):
             dossier_id=dossier.id,
             component_id=component_id,
             kind=kind,
-            filename=safe_display_name(filename, checked.extension),
+            filename=download_name(filename, checked.extension),
             content_type=checked.content_type,
             size=checked.size,
             sha256=checked.sha256,
@@ -82,7 +71,7 @@ class Files(ServiceBase):
         dossier = await self._open(dossier_id, actor, Action.DETACH, for_update=True)
         stored = await self.repo.file(dossier.id, file_id, "attachment", component_id)
         if stored is None:
-            raise ProblemError("not-found", Text("Không có tệp này.", "No such file."), status=404)
+            raise FileNotFound()
         await self.session.delete(stored)
         await self.session.flush()
         delete_after_commit(self.session, self.storage, stored.storage_key)
@@ -98,7 +87,7 @@ class Files(ServiceBase):
     ) -> tuple[DossierFile, bytes]:
         stored = await self.repo.file(dossier.id, file_id, kind)
         if stored is None:
-            raise ProblemError("not-found", Text("Không có tệp này.", "No such file."), status=404)
+            raise FileNotFound()
         return stored, await self.storage.get(stored.storage_key)
 
     async def result_file(
@@ -110,12 +99,5 @@ class Files(ServiceBase):
             return await self._file_of(dossier, file_id, "result")
         tracked = await self.repo.dossier(dossier_id)
         if tracked is None or not tracking_matches(tracked, tracking):
-            raise not_found()
+            raise DossierNotFound()
         return await self._file_of(tracked, file_id, "result")
-
-
-def safe_display_name(filename: str, extension: str) -> str:
-    """The client's name for the file, harmless, with the extension of its real type."""
-    name = display_name(filename)
-    stem = name.rsplit(".", 1)[0] if "." in name else name
-    return f"{stem or 'tep'}.{extension}"

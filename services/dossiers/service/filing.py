@@ -8,33 +8,28 @@ import secrets
 
 from services.dossiers import schemas
 from services.dossiers.deadlines import LOCAL_TZ, working_days_between
+from services.dossiers.errors import AGENCY_REQUIRED, EMAIL_REQUIRED, PROCEDURE_UNKNOWN
 from services.dossiers.lifecycle import CREATED, Action, Status
 from services.dossiers.models import AgencyCopy, Dossier, ProcedureCopy
-from services.dossiers.service.access import Actor, digest, field_error, validation
+from services.dossiers.service.access import Actor, digest
 from services.dossiers.service.changes import Changes, reset_due
 from services.dossiers.service.completeness import check_complete
 from services.kernel.db import new_id, utcnow
-from services.kernel.errors import Text
+from services.kernel.errors import FieldError, Invalid
 from services.kernel.storage import delete_after_commit
 
 
 class Filing(Changes):
     """What the filer does: drafts, sending, sending back after a supplement."""
 
-    async def _procedure(self, procedure_id: str, lang: str) -> ProcedureCopy:
+    async def _procedure(self, procedure_id: str) -> ProcedureCopy:
         copy = await self.repo.latest_procedure(procedure_id)
         if copy is None or copy.retired:
-            message = Text(
-                "Không có thủ tục này, hoặc thủ tục đã ngừng áp dụng.",
-                "No such procedure, or it is no longer in use.",
-            )
-            raise validation(
-                [field_error("procedure_id", "procedure_unknown", message, lang)], message
-            )
+            raise Invalid(FieldError("procedure_id", "procedure_unknown", PROCEDURE_UNKNOWN))
         return copy
 
     async def _filing_agency(
-        self, procedure: ProcedureCopy, agency_id: str | None, lang: str
+        self, procedure: ProcedureCopy, agency_id: str | None
     ) -> AgencyCopy | None:
         """The agency the dossier goes to: the procedure's performer at province tier, or the
         commune chosen by the filer for commune-tier procedures."""
@@ -51,18 +46,14 @@ class Filing(Changes):
         )
         if commune_ok or (province and agency_id == procedure.agency_id):
             return agency
-        message = Text(
-            "Hãy chọn xã, phường nơi nộp hồ sơ (agency_id) trong danh sách cơ quan.",
-            "Choose the commune to file with (agency_id) from the agencies list.",
-        )
-        raise validation([field_error("agency_id", "agency_required", message, lang)], message)
+        raise Invalid(FieldError("agency_id", "agency_required", AGENCY_REQUIRED))
 
     async def create(
-        self, actor: Actor, data: schemas.DossierIn, lang: str, *, email: str | None = None
+        self, actor: Actor, data: schemas.DossierIn, *, email: str | None = None
     ) -> tuple[Dossier, str | None]:
         """A draft ("Lưu lại"). Without an account, also the capability token (returned once)."""
-        procedure = await self._procedure(data.procedure_id, lang)
-        agency = await self._filing_agency(procedure, data.agency_id, lang)
+        procedure = await self._procedure(data.procedure_id)
+        agency = await self._filing_agency(procedure, data.agency_id)
         token = None
         dossier = Dossier(
             id=new_id(),
@@ -83,13 +74,7 @@ class Filing(Changes):
             token = secrets.token_urlsafe(32)
             dossier.token_hash = digest(token)
         if not dossier.email:
-            message = Text(
-                "Cần địa chỉ thư điện tử để nhận thông báo về hồ sơ.",
-                "An e-mail address is needed to receive the dossier's notices.",
-            )
-            raise validation(
-                [field_error("applicant.email", "email_required", message, lang)], message
-            )
+            raise Invalid(FieldError("applicant.email", "email_required", EMAIL_REQUIRED))
         self.repo.add(dossier)
         await self.session.flush()
         await self._history(dossier, CREATED, actor, None)
@@ -112,10 +97,10 @@ class Filing(Changes):
         await self.session.delete(dossier)
         await self.session.flush()
 
-    async def submit(self, dossier_id: str, actor: Actor, lang: str) -> Dossier:
+    async def submit(self, dossier_id: str, actor: Actor) -> Dossier:
         """ "Gửi hồ sơ": check it is complete, give it its code, tell the filer."""
         dossier = await self._open(dossier_id, actor, Action.SUBMIT, for_update=True)
-        await self._check_complete(dossier, lang)
+        await self._check_complete(dossier)
         dossier.code = await self._allocate_code(dossier.agency_id)
         dossier.submitted_at = utcnow()
         tracking = None
@@ -125,10 +110,10 @@ class Filing(Changes):
         await self._transition(dossier, Action.SUBMIT, actor, None, tracking=tracking)
         return dossier
 
-    async def send_supplement(self, dossier_id: str, actor: Actor, lang: str) -> Dossier:
+    async def send_supplement(self, dossier_id: str, actor: Actor) -> Dossier:
         """ "Gửi bổ sung": the corrected dossier goes back to the agency; the clock restarts."""
         dossier = await self._open(dossier_id, actor, Action.SUPPLEMENT, for_update=True)
-        await self._check_complete(dossier, lang)
+        await self._check_complete(dossier)
         if dossier.paused_at is not None:
             dossier.paused_working_days += working_days_between(dossier.paused_at, utcnow())
             dossier.paused_at = None
@@ -142,12 +127,11 @@ class Filing(Changes):
         number = await self.repo.next_number(agency_id, today)
         return f"{agency_id}-{today:%y%m%d}-{number:04d}"
 
-    async def _check_complete(self, dossier: Dossier, lang: str) -> None:
+    async def _check_complete(self, dossier: Dossier) -> None:
         attached = await self.repo.files(dossier.id, "attachment")
         check_complete(
             dossier.procedure,
             dossier.applicant,
             dossier.declaration,
             {f.component_id for f in attached},
-            lang,
         )

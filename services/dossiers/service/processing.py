@@ -3,13 +3,14 @@ supplement (it pauses), reject, note a processing step, return the result."""
 
 from __future__ import annotations
 
+from services.dossiers.errors import RESULT_REQUIRED
 from services.dossiers.lifecycle import Action
 from services.dossiers.models import Dossier
-from services.dossiers.service.access import Actor, field_error, validation
+from services.dossiers.service.access import Actor
 from services.dossiers.service.changes import Changes, reset_due
 from services.dossiers.service.files import Files
 from services.kernel.db import utcnow
-from services.kernel.errors import Text
+from services.kernel.errors import FieldError, Invalid
 
 
 class Processing(Files, Changes):
@@ -48,15 +49,13 @@ class Processing(Files, Changes):
         actor: Actor,
         note: str | None,
         files: list[tuple[str, bytes]],
-        lang: str,
     ) -> Dossier:
         dossier = await self._open(dossier_id, actor, Action.RETURN_RESULT, for_update=True)
         if not files:
-            message = Text("Cần ít nhất một tệp kết quả.", "At least one result file is needed.")
-            raise validation([field_error("files", "result_required", message, lang)], message)
+            raise Invalid(FieldError("files", "result_required", RESULT_REQUIRED))
         used = 0
         for filename, data in files:
-            stored = await self._store(dossier, None, "result", filename, data, used, lang)
+            stored = await self._store(dossier, None, "result", filename, data, used)
             used += stored.size
         await self._transition(dossier, Action.RETURN_RESULT, actor, note)
         return dossier

@@ -9,14 +9,13 @@ from typing import Any
 
 from services.dossiers import schemas
 from services.dossiers.deadlines import deadline_note
+from services.dossiers.errors import DossierNotFound, OfficersOnly
 from services.dossiers.lifecycle import (
     Action,
     Status,
     is_late,
     label,
     late_clause,
-    not_found,
-    only_officers,
 )
 from services.dossiers.models import Dossier
 from services.dossiers.service.access import Actor, ServiceBase, tracking_matches
@@ -147,7 +146,7 @@ class Views(ServiceBase):
     def _agency_inbox(self, actor: Actor) -> list[Any]:
         """What an officer's inbox holds: the sent dossiers of the officer's agency."""
         if actor.role != "officer" or not actor.agency_id:
-            raise only_officers()
+            raise OfficersOnly()
         return [Dossier.agency_id == actor.agency_id, Dossier.status != Status.DRAFT.value]
 
     async def inbox(
@@ -205,7 +204,7 @@ class Views(ServiceBase):
     async def track(self, code: str, token: str) -> schemas.TrackOut:
         dossier = await self.repo.dossier_by_code(code)
         if dossier is None or not tracking_matches(dossier, token):
-            raise not_found()
+            raise DossierNotFound()
         summary = self._summary_of(dossier)
         results = await self.repo.files(dossier.id, "result")
         return schemas.TrackOut(

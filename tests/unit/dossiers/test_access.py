@@ -43,11 +43,11 @@ APPLICANT = {"full_name": "Trần Thị Bình", "email": "binh@example.vn"}
 
 
 def test_complete() -> None:
-    check_complete(PROCEDURE, APPLICANT, {"reason": "Học tập"}, {"c1"}, "vi")
+    check_complete(PROCEDURE, APPLICANT, {"reason": "Học tập"}, {"c1"})
 
 
 def test_no_form_no_declaration_rules() -> None:
-    check_complete({"components": []}, {}, {"anything": 1}, set(), "vi")
+    check_complete({"components": []}, {}, {"anything": 1}, set())
 
 
 @pytest.mark.parametrize(
@@ -68,7 +68,7 @@ def test_what_is_missing(
     fields: set[str],
 ) -> None:
     with pytest.raises(ProblemError) as refused:
-        check_complete(PROCEDURE, applicant, declaration, with_files, "en")
+        check_complete(PROCEDURE, applicant, declaration, with_files)
     assert refused.value.status == 422
     assert refused.value.detail("en").startswith("The dossier is incomplete")
-    assert {e["field"] for e in refused.value.errors or []} == fields
+    assert {e.field for e in refused.value.errors or []} == fields

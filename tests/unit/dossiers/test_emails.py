@@ -22,12 +22,12 @@ def test_every_change_renders_its_email(tmp_path: Path) -> None:
             first = await sent(world, filer, procedure, applicant=FULL)
             await world.do(lambda s: s.receive(first.id, clerk))
             await world.do(lambda s: s.request_supplement(first.id, clerk, "Bổ sung bản sao"))
-            await world.do(lambda s: s.send_supplement(first.id, filer, "vi"))
+            await world.do(lambda s: s.send_supplement(first.id, filer))
             await world.do(lambda s: s.reject(first.id, clerk, "Không thuộc thẩm quyền"))
             second = await sent(world, filer, procedure, applicant=FULL)
             await world.do(lambda s: s.receive(second.id, clerk))
             files = [("ket-qua.pdf", pdf("kq"))]
-            await world.do(lambda s: s.return_result(second.id, clerk, "Đã xong", files, "vi"))
+            await world.do(lambda s: s.return_result(second.id, clerk, "Đã xong", files))
 
             emails = await world.emails()
             assert {e["template"] for e in emails} == {t.email for t in TRANSITIONS.values()}
@@ -53,14 +53,12 @@ def test_an_accountless_filers_email_carries_none_of_the_filers_text(tmp_path: P
             procedure = await published(world)
             body = DossierIn(procedure_id=procedure.procedure_id, applicant=FULL,
                              declaration={"reason": "Xin việc"})  # fmt: skip
-            dossier, token = await world.do(
-                lambda s: s.create(Actor(role="accountless"), body, "vi")
-            )
+            dossier, token = await world.do(lambda s: s.create(Actor(role="accountless"), body))
             assert token is not None
             holder = await world.do(lambda s: s.actor_for_token(token))
             assert holder is not None
-            await world.do(lambda s: s.attach(dossier.id, "c1", holder, "a.pdf", pdf(), "vi"))
-            await world.do(lambda s: s.submit(dossier.id, holder, "vi"))
+            await world.do(lambda s: s.attach(dossier.id, "c1", holder, "a.pdf", pdf()))
+            await world.do(lambda s: s.submit(dossier.id, holder))
             (email,) = await world.emails()
             rendered = render(email["template"], email["context"])
             assert "Lê Thị Cúc" not in rendered.text + rendered.html

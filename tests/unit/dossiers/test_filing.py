@@ -37,17 +37,17 @@ def test_sending_lists_everything_missing_and_changes_nothing(tmp_path: Path) ->
             procedure = await published(world)
             dossier = await draft(world, filer, procedure, applicant={}, declaration={})
             with pytest.raises(ProblemError) as refused:
-                await world.do(lambda s: s.submit(dossier.id, filer, "vi"))
+                await world.do(lambda s: s.submit(dossier.id, filer))
             error = refused.value
             assert (error.status, error.code) == (422, "validation")
-            assert {(e["field"], e["code"]) for e in error.errors or []} == {
+            assert {(e.field, e.code) for e in error.errors or []} == {
                 ("components.c1", "component_missing"),
                 ("applicant.full_name", "required"),
                 ("applicant.email", "required"),
                 ("declaration.reason", "required"),
             }
             assert "Tờ khai" in next(
-                e["message"] for e in error.errors or [] if e["field"] == "components.c1"
+                e.message("vi") for e in error.errors or [] if e.field == "components.c1"
             )
             assert (await fetch(world, dossier.id)).status == "draft"
             assert await world.emails() == []
@@ -65,8 +65,8 @@ def test_form_errors_in_english_and_the_fields_title(tmp_path: Path) -> None:
                 world, filer, procedure, applicant=FULL, declaration=declaration, files=("c1",)
             )
             with pytest.raises(ProblemError) as refused:
-                await world.do(lambda s: s.submit(dossier.id, filer, "en"))
-            found = {e["field"]: e for e in refused.value.errors or []}
+                await world.do(lambda s: s.submit(dossier.id, filer))
+            found = {e["field"]: e for e in refused.value.rendered_errors("en") or []}
             assert set(found) == {"declaration.reason", "declaration"}
             assert found["declaration.reason"]["code"] == "maxLength"
             assert found["declaration.reason"]["message"].startswith("Invalid value (Lý do)")
@@ -119,7 +119,7 @@ def test_the_deadline_counts_from_reception_and_pauses_for_a_supplement(tmp_path
                     update(Dossier).where(Dossier.id == dossier.id).values(paused_at=paused_at)
                 )
                 await session.commit()
-            back = await world.do(lambda s: s.send_supplement(dossier.id, filer, "vi"))
+            back = await world.do(lambda s: s.send_supplement(dossier.id, filer))
             paused = working_days_between(paused_at, utcnow())
             assert paused >= 5
             assert back.status == "submitted" and back.paused_at is None
@@ -213,17 +213,15 @@ def test_without_an_account_the_token_attaches_and_sends_only(tmp_path: Path) ->
             procedure = await published(world)
             body = DossierIn(procedure_id=procedure.procedure_id, applicant=FULL,
                              declaration={"reason": "Xin việc"})  # fmt: skip
-            dossier, token = await world.do(
-                lambda s: s.create(Actor(role="accountless"), body, "vi")
-            )
+            dossier, token = await world.do(lambda s: s.create(Actor(role="accountless"), body))
             assert token and dossier.owner_id is None and dossier.email == "an@example.vn"
             holder = await world.do(lambda s: s.actor_for_token(token))
             assert holder is not None and holder.dossier_id == dossier.id
             with pytest.raises(ProblemError) as refused:
                 await world.do(lambda s: s.update(dossier.id, holder, DossierUpdate()))
             assert refused.value.status == 403
-            await world.do(lambda s: s.attach(dossier.id, "c1", holder, "a.pdf", pdf(), "vi"))
-            done = await world.do(lambda s: s.submit(dossier.id, holder, "vi"))
+            await world.do(lambda s: s.attach(dossier.id, "c1", holder, "a.pdf", pdf()))
+            done = await world.do(lambda s: s.submit(dossier.id, holder))
             assert done.status == "submitted" and done.tracking_hash
             (email,) = await world.emails()
             assert email["context"]["full_name"] is None  # nobody confirmed the address
@@ -250,18 +248,16 @@ def test_a_result_by_e_mail_and_by_the_tracking_link(tmp_path: Path) -> None:
             procedure = await published(world)
             body = DossierIn(procedure_id=procedure.procedure_id, applicant=FULL,
                              declaration={"reason": "Xin việc"})  # fmt: skip
-            dossier, token = await world.do(
-                lambda s: s.create(Actor(role="accountless"), body, "vi")
-            )
+            dossier, token = await world.do(lambda s: s.create(Actor(role="accountless"), body))
             assert token is not None
             holder = await world.do(lambda s: s.actor_for_token(token))
             assert holder is not None
-            await world.do(lambda s: s.attach(dossier.id, "c1", holder, "a.pdf", pdf(), "vi"))
-            await world.do(lambda s: s.submit(dossier.id, holder, "vi"))
+            await world.do(lambda s: s.attach(dossier.id, "c1", holder, "a.pdf", pdf()))
+            await world.do(lambda s: s.submit(dossier.id, holder))
             await world.do(lambda s: s.receive(dossier.id, clerk))
             await world.do(lambda s: s.add_step(dossier.id, clerk, "Đã thẩm định"))
             files = [("Phiếu lý lịch.pdf", pdf("kq"))]
-            done = await world.do(lambda s: s.return_result(dossier.id, clerk, "Xong", files, "vi"))
+            done = await world.do(lambda s: s.return_result(dossier.id, clerk, "Xong", files))
             assert done.status == "result_returned"
 
             emails = await world.emails()
