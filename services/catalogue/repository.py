@@ -267,6 +267,19 @@ class CatalogueRepository:
             .where(text("procedure_search MATCH :match").bindparams(match=match))
         )
 
+    def _phrase(self, words: Sequence[str]) -> ColumnElement[bool]:
+        """Procedures whose terms hold these words one after the other, through the full-text
+        index (a phrase query: PostgreSQL's `<->`, FTS5's quoted phrase)."""
+        if self.postgres:
+            return func.to_tsvector(SIMPLE, Procedure.search_document).op("@@")(
+                func.to_tsquery(SIMPLE, " <-> ".join(words))
+            )
+        return Procedure.id.in_(
+            select(text("procedure_id"))
+            .select_from(text("procedure_search"))
+            .where(text("procedure_search MATCH :phrase").bindparams(phrase=f'"{" ".join(words)}"'))
+        )
+
     def _specificity(self, reading: Reading) -> ColumnElement[float]:
         """One for each part read through the lexicon whose wording the procedure holds as
         written (at most 3, so an official name typed as it is written, +4 and more, still
@@ -403,14 +416,10 @@ class CatalogueRepository:
         found: set[tuple[str, ...]] = set()
         for phrase in said:
             if phrase not in memo:
-                needle = f"% {' '.join(phrase)} %"
                 memo[phrase] = (
                     await self.session.scalar(
                         select(Procedure.id)
-                        .where(
-                            Procedure.retired.is_(False),
-                            (" " + Procedure.search_document + " ").like(needle),
-                        )
+                        .where(Procedure.retired.is_(False), self._phrase(phrase))
                         .limit(1)
                     )
                 ) is not None
