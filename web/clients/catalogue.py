@@ -184,9 +184,12 @@ class CatalogueClient(ApiClient):
             "DELETE", f"/lexicon/{path_segment(entry_id)}", headers=_bearer(access_token)
         )
 
-    async def search_report(self, access_token: str, days: int) -> SearchReport:
+    async def search_report(self, access_token: str, days: int, limit: int = 50) -> SearchReport:
         response = await self.request(
-            "GET", "/search-report", params={"days": days}, headers=_bearer(access_token)
+            "GET",
+            "/search-report",
+            params={"days": days, "limit": limit},
+            headers=_bearer(access_token),
         )
         return SearchReport.model_validate_json(response.content)
 

@@ -27,6 +27,8 @@ ENTRY = {
 }
 SHOWN = {"tat-ca": "Tất cả mục từ", "chua-khop": "Mục từ có cụm từ không khớp thủ tục nào"}
 DAYS = (7, 30, 90)
+REPORT_ROWS = 500
+"""Queries per list of the report page (the API's most)."""
 
 
 def _lines(text: str) -> list[str]:
@@ -129,5 +131,5 @@ async def search_report(
     staff: Admin,
     ngay: Annotated[int, Query(ge=1, le=365)] = 30,
 ) -> HTMLResponse:
-    report = await catalogue.search_report(staff.token, ngay)
+    report = await catalogue.search_report(staff.token, ngay, limit=REPORT_ROWS)
     return render(request, "admin/search_report.html", {"report": report, "days": DAYS})
