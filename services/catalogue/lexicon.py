@@ -11,7 +11,7 @@ The repository turns the slots into a full-text match and ranks by how specific 
 from __future__ import annotations
 
 import tomllib
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
 from itertools import islice, product
@@ -192,12 +192,3 @@ def _entry(item: dict[str, Any], path: Path, *, noise: bool) -> Entry:
         source=str(item.get("source", "")),
         noise=noise,
     )
-
-
-def phrase_problems(phrases: Iterable[str], *, max_words: int = MAX_PHRASE_WORDS) -> list[str]:
-    """Why each phrase cannot be used ('' when it can): no word, or too many."""
-    problems = []
-    for phrase in phrases:
-        count = len(terms(phrase))
-        problems.append("empty" if count == 0 else "too_long" if count > max_words else "")
-    return problems
