@@ -109,7 +109,7 @@ def officer(portal: tuple[Stack, RedisServer], fault_smtp: FaultSmtp) -> Officer
     from tests.dossiers_flow import wait_for_catalogue_copy
 
     stack, _ = portal
-    wait_for_catalogue_copy(stack, [BIRTH])
+    wait_for_catalogue_copy(stack, [BIRTH], timeout=300)
     return Officer(stack, fault_smtp, COMMUNE)
 
 

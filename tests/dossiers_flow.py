@@ -64,8 +64,9 @@ def officer_of(stack: Stack, smtp: SmtpSink, agency_id: str) -> dict[str, str]:
     return bearer(signed.json())
 
 
-def wait_for_catalogue_copy(stack: Stack, codes: list[str]) -> None:
-    """The dossiers service files against its copy of the catalogue, fed by messages."""
+def wait_for_catalogue_copy(stack: Stack, codes: list[str], timeout: float = 60) -> None:
+    """The dossiers service files against its copy of the catalogue, fed by messages (1,601
+    procedures: seconds on a quiet machine, a minute or more on a loaded one)."""
 
     def ready() -> bool:
         rows = stack.query(
@@ -76,7 +77,9 @@ def wait_for_catalogue_copy(stack: Stack, codes: list[str]) -> None:
         agencies = stack.query("dossiers", "SELECT count(*) AS n FROM agency_copies")
         return rows[0]["n"] == len(codes) and agencies[0]["n"] > 0
 
-    wait_until(ready, 60, interval=0.3, what="the catalogue's messages in the dossiers service")
+    wait_until(
+        ready, timeout, interval=0.3, what="the catalogue's messages in the dossiers service"
+    )
 
 
 def attach_required(

@@ -253,6 +253,7 @@ class Stack:
     admin_password: str = "Quan-tri-vien-2025!"
     proc: subprocess.Popen[bytes] | None = None
     databases: dict[str, str] = field(default_factory=dict)
+    start_timeout: float = 120.0  # the first start imports the catalogue: minutes when loaded
 
     @property
     def base_url(self) -> str:
@@ -307,7 +308,9 @@ class Stack:
             start_new_session=True,
         )
         try:
-            wait_until(self._healthy, 120, interval=0.3, what="the portal to be healthy")
+            wait_until(
+                self._healthy, self.start_timeout, interval=0.3, what="the portal to be healthy"
+            )
         except AssertionError:
             self.stop()
             raise AssertionError("portal did not start:\n" + self.tail_logs()) from None

@@ -53,6 +53,12 @@ if ! nginx_bin; then
   nginx_bin && say "nginx installed" || say "nginx is not installed: the gateway test will skip"
 fi
 
+# wrk: the compiled HTTP client `make bench` (bench/cpu.py) loads the plain reads with, so
+# that the client is not what limits them. Only the benchmark needs it.
+if ! command -v wrk >/dev/null && [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+  apt_install wrk || true
+fi
+
 # The browser tests of the pages drive Debian's chromium (Playwright's own browser download
 # cannot reach its server here); npm installs axe-core (web/package-lock.json). Without a
 # browser those tests fail with the reason: they never skip.
