@@ -10,7 +10,7 @@ WEB_ASSETS := web/node_modules/.package-lock.json
 TEST_DATABASE_URL ?= postgresql://postgres@127.0.0.1:5432/postgres
 TEST_REDIS_URL ?= redis://127.0.0.1:6379/14
 
-.PHONY: help install web-assets run test test-unit test-fast fuzz bench bench-catalogue faults import-catalogue lint format services clean
+.PHONY: help install web-assets run test test-unit test-fast fuzz bench bench-cpu bench-catalogue faults import-catalogue lint format services clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-17s %s\n", $$1, $$2}'
@@ -52,7 +52,11 @@ fuzz: install services ## fuzz every public endpoint from its OpenAPI schema (sc
 bench-catalogue: install services ## catalogue search/detail vs a trivial endpoint, 1,601 and 20,000 procedures
 	DATABASE_URL=$${DATABASE_URL:-$(TEST_DATABASE_URL)} $(UV) run --frozen python -m bench.catalogue
 
-bench: install services ## the benchmarks of issues 5 and 12: catalogue, dossiers, e-mail delivery, notifier, memory, the pages (15–25 min on 2 cores)
+bench-cpu: install services ## CPU per request, process by process: the gateway and nginx → portal serve (issue 15; ~5 min)
+	DATABASE_URL=$${DATABASE_URL:-$(TEST_DATABASE_URL)} $(UV) run --frozen python -m bench.cpu
+
+bench: install services ## the benchmarks of issues 5, 12 and 15: CPU per request by process, catalogue, dossiers, e-mail delivery, notifier, memory, the pages (20–30 min on 2 cores)
+	DATABASE_URL=$${DATABASE_URL:-$(TEST_DATABASE_URL)} $(UV) run --frozen python -m bench.cpu
 	DATABASE_URL=$${DATABASE_URL:-$(TEST_DATABASE_URL)} $(UV) run --frozen python -m bench.catalogue
 	DATABASE_URL=$${DATABASE_URL:-$(TEST_DATABASE_URL)} $(UV) run --frozen python -m bench.portal
 	cd bench/lighthouse && npm ci --no-audit --no-fund --loglevel=error
