@@ -479,7 +479,7 @@ def nginx_shape(stack: Stack, work: Path) -> Iterator[tuple[str, dict[int, str]]
             )
         for name, address in addresses.items():
             wait_until(
-                lambda a=address: _answers(f"http://{a}/healthz"), 60, what=f"portal serve {name}"
+                lambda a=address: _answers(f"http://{a}/healthz"), 300, what=f"portal serve {name}"
             )
         with nginx_gateway(work / "nginx", addresses) as base:
             nginx_pids = {
