@@ -7,6 +7,7 @@ from __future__ import annotations
 import random
 from typing import Any, NoReturn
 
+import asyncpg  # type: ignore[import-untyped]  # no stubs
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
@@ -32,6 +33,12 @@ def is_transient(exc: BaseException) -> bool:
             return True
         code = getattr(exc.orig, "sqlstate", None) or getattr(exc.orig, "pgcode", None)
         return isinstance(code, str) and code.startswith(_TRANSIENT_CODES)
+    # asyncpg's own errors, where it is used without SQLAlchemy (the notifier's deliveries):
+    # its InterfaceError is a connection closed or in use, like the DB-API's
+    if isinstance(exc, asyncpg.InterfaceError):
+        return True
+    if isinstance(exc, asyncpg.PostgresError):
+        return isinstance(exc.sqlstate, str) and exc.sqlstate.startswith(_TRANSIENT_CODES)
     return False
 
 

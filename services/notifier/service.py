@@ -8,20 +8,17 @@ import logging
 import random
 from typing import Any
 
-from sqlalchemy.ext.asyncio import AsyncSession
-
 from services.kernel.contracts import SendEmailV1
 from services.kernel.db import utcnow
-from services.kernel.outbox import add_message
 from services.notifier.mailer import (
     Mailer,
     PermanentFailure,
     TransientFailure,
-    build_message,
+    outgoing,
     render,
 )
-from services.notifier.models import FAILED, RETRYING, SENT, OutboxMessage
-from services.notifier.repository import NotifierRepository
+from services.notifier.models import FAILED, RETRYING, SENT
+from services.notifier.repository import Deliveries
 from services.notifier.settings import NotifierSettings
 
 log = logging.getLogger("portal.notifier")
@@ -34,9 +31,8 @@ def retry_delay(attempts: int, base: float, cap: float) -> float:
 
 
 class NotifierService:
-    def __init__(self, session: AsyncSession, settings: NotifierSettings, mailer: Mailer) -> None:
-        self.session = session
-        self.repo = NotifierRepository(session)
+    def __init__(self, deliveries: Deliveries, settings: NotifierSettings, mailer: Mailer) -> None:
+        self.repo = deliveries
         self.settings = settings
         self.mailer = mailer
         self.sent = False
@@ -49,10 +45,16 @@ class NotifierService:
             log.info("message %s already %s; not sent again", message.message_id, delivery.status)
             return str(delivery.status)
         attempts = delivery.attempts + 1
-        outcome: dict[str, Any] = {"attempts": attempts}
+        outcome: dict[str, Any] = {
+            "attempts": attempts,
+            "status": None,
+            "last_error": None,
+            "next_attempt_at": None,
+            "sent_at": None,
+        }
         try:
             rendered = render(delivery.template, delivery.context)
-            email = build_message(
+            email = outgoing(
                 self.settings.mail_from, delivery.recipient, delivery.message_id, rendered
             )
             await self.mailer.send(email)
@@ -72,10 +74,9 @@ class NotifierService:
                 outcome.update(
                     status=RETRYING, next_attempt_at=utcnow() + dt.timedelta(seconds=delay)
                 )
-                add_message(self.session, OutboxMessage, message, delay=dt.timedelta(seconds=delay))
+                await self.repo.schedule_retry(message, dt.timedelta(seconds=delay))
                 log.info("message %s: %s; retry in %.1fs", message.message_id, exc, delay)
         else:
             outcome.update(status=SENT, sent_at=utcnow(), last_error=None, next_attempt_at=None)
         await self.repo.record_attempt(message.message_id, **outcome)
-        await self.session.flush()
-        return str(outcome.get("status", delivery.status))
+        return str(outcome["status"] or delivery.status)

@@ -20,9 +20,8 @@ import asyncio
 import logging
 import os
 import time
-from typing import Any
-
-from sqlalchemy.ext.asyncio import AsyncSession
+from collections.abc import Callable, Coroutine
+from typing import Any, TypeVar
 
 from services.kernel.contracts import SendEmailV1
 from services.kernel.messaging import (
@@ -37,10 +36,11 @@ from services.kernel.transient import is_transient
 from services.notifier import maintenance
 from services.notifier.mailer import Mailer
 from services.notifier.models import SENT
-from services.notifier.repository import NotifierRepository
+from services.notifier.repository import Deliveries, LaneConnections, SessionDeliveries
 from services.notifier.service import NotifierService
 from services.notifier.settings import get_settings
 
+T = TypeVar("T")
 log = logging.getLogger("portal.notifier.tasks")
 settings = get_settings()
 UNACKED_KEYS = {
@@ -69,27 +69,40 @@ def _mailer(lane: int) -> Mailer:
     return _mailers.setdefault((os.getpid(), lane), Mailer(settings))
 
 
+_url = settings.resolved_database_url()
+_lane_connections = LaneConnections(_url) if _url.startswith("postgresql") else None
+
+
+async def in_transaction(lane: int, work: Callable[[Deliveries], Coroutine[Any, Any, T]]) -> T:
+    """Run `work` in one transaction of the notifier database and commit: on PostgreSQL on the
+    lane's own asyncpg connection, elsewhere (SQLite) in a SQLAlchemy session."""
+    if _lane_connections is not None:
+        return await _lane_connections.in_transaction(
+            lane, work, connect_timeout=settings.message_timeout
+        )
+    return await in_session(_url, lambda session: work(SessionDeliveries(session)))
+
+
 async def deliver(message: SendEmailV1, lane: int = 0) -> str:
-    url = settings.resolved_database_url()
     service: NotifierService | None = None
 
-    async def attempt(session: AsyncSession) -> str:
+    async def attempt(deliveries: Deliveries) -> str:
         nonlocal service
-        service = NotifierService(session, settings, _mailer(lane))
+        service = NotifierService(deliveries, settings, _mailer(lane))
         return await service.deliver(message)
 
     try:
         async with asyncio.timeout(settings.message_timeout):
-            return await in_session(url, attempt)
+            return await in_transaction(lane, attempt)
     except Exception as exc:
         if service is None or not service.sent or not is_transient(exc):
             raise
         log.warning("message %s sent but not recorded (%r); recording it", message.message_id, exc)
-        await record_sent_when_back(url, message, exc)
+        await record_sent_when_back(lane, message, exc)
         return SENT
 
 
-async def record_sent_when_back(url: str, message: SendEmailV1, fault: Exception) -> None:
+async def record_sent_when_back(lane: int, message: SendEmailV1, fault: Exception) -> None:
     """The SMTP server took the message, then the database went away before the commit: wait
     for the database (up to `settings.record_sent_patience` seconds) to record it as sent,
     rather than leave it to a retry that would send it twice."""
@@ -97,10 +110,7 @@ async def record_sent_when_back(url: str, message: SendEmailV1, fault: Exception
     pause = 0.5
     while True:
         try:
-            await in_session(
-                url,
-                lambda session: NotifierRepository(session).mark_sent(message),
-            )
+            await in_transaction(lane, lambda deliveries: deliveries.mark_sent(message))
             return
         except Exception as exc:
             if not is_transient(exc) or time.monotonic() + pause > deadline:
