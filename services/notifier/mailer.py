@@ -30,6 +30,7 @@ _env = Environment(
     autoescape=select_autoescape(["html"]),
     undefined=StrictUndefined,
     keep_trailing_newline=True,
+    auto_reload=False,  # templates are compiled once per process, not stat()ed per e-mail
 )
 
 

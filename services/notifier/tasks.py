@@ -23,6 +23,7 @@ import time
 from collections.abc import Callable, Coroutine
 from typing import Any, TypeVar
 
+from services.kernel.broker import TRANSPORT
 from services.kernel.contracts import SendEmailV1
 from services.kernel.messaging import (
     HandedBackBatches,
@@ -61,6 +62,7 @@ celery = make_celery(
         "unacked_mutex_expire": 3 * settings.restore_interval,  # a worker killed mid-sweep
     },
 )
+celery.conf.broker_transport = TRANSPORT  # kombu's Redis transport, a client kept per channel
 _mailers: dict[tuple[int, int], Mailer] = {}
 
 
