@@ -92,20 +92,23 @@ class Outgoing:
 def _sender(sender: str) -> tuple[str, str]:
     """The envelope address and the From header of a configured sender (parsed once)."""
     name, address = parseaddr(sender)
-    header = formataddr((Header(name, "utf-8").encode(), address)) if name else address
-    return address, header
+    if name and not name.isascii():
+        # one encoded word: mail readers join adjacent ones in a subject, not in a name
+        word = base64.b64encode(name.encode()).decode()
+        return address, f"=?utf-8?b?{word}?=\r\n <{address}>"
+    return address, formataddr((name, address)) if name else address
 
 
 def _encoded_words(text: str) -> str:
-    """A header value as RFC 2047 base64 encoded words (each whole characters, at most 75
-    characters long), folded one per line; ASCII text as it is."""
+    """A header value as RFC 2047 base64 encoded words (each whole characters, 64 characters
+    long at most), folded one per line; ASCII text as it is."""
     if text.isascii() and len(text) < 900:
         return text
     words: list[str] = []
     chunk = b""
     for char in text:
         encoded = char.encode()
-        if len(chunk) + len(encoded) > 45:  # 45 bytes: 60 base64 characters, 72 with =?…?=
+        if len(chunk) + len(encoded) > 39:  # 39 bytes: 52 base64 characters, 64 with =?…?=
             words.append(chunk.decode())
             chunk = b""
         chunk += encoded
@@ -121,16 +124,18 @@ def _base64_part(content_type: str, text: str) -> bytes:
     ).encode() + body
 
 
-def outgoing(sender: str, recipient: str, message_id: str, email: RenderedEmail) -> Outgoing:
+def outgoing(
+    sender: str, recipient: str, message_id: str, email: RenderedEmail
+) -> Outgoing | Message:
     """What `build_message` builds, written straight to bytes: flattening the `email` classes'
     message took more CPU than the rest of an e-mail's sending (the generator walks, encodes
     and folds every header and part again). Same structure: multipart/alternative, a base64
-    UTF-8 text part then an HTML part; the subject in encoded words. A recipient the SMTP
-    server must take as UTF-8 (an internationalized address) goes through `build_message`."""
+    UTF-8 text part then an HTML part; the subject in encoded words. For a recipient the SMTP
+    server must take as UTF-8 (an internationalized address), `build_message`'s message, which
+    aiosmtplib flattens as SMTPUTF8 needs."""
     address, from_header = _sender(sender)
     if not recipient.isascii():
-        flat = build_message(sender, recipient, message_id, email).as_bytes()
-        return Outgoing(address, recipient, flat)
+        return build_message(sender, recipient, message_id, email)
     domain = address.rsplit("@", 1)[-1] or "portal.local"
     boundary = f"=_{uuid.uuid4().hex}"
     head = (
@@ -141,7 +146,7 @@ def outgoing(sender: str, recipient: str, message_id: str, email: RenderedEmail)
         f"Message-ID: <{message_id}@{domain}>\r\n"
         f"X-Portal-Message-Id: {message_id}\r\n"
         "MIME-Version: 1.0\r\n"
-        f'Content-Type: multipart/alternative; boundary="{boundary}"\r\n\r\n'
+        f'Content-Type: multipart/alternative;\r\n boundary="{boundary}"\r\n\r\n'
     )
     separator = f"--{boundary}\r\n".encode()
     return Outgoing(
