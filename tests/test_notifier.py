@@ -72,6 +72,36 @@ def test_a_permanent_failure_is_recorded_and_not_retried(stack: Stack, smtp: Smt
     assert smtp.to(to) == []
 
 
+def test_a_refused_email_is_retried_through_the_outbox_and_sent_once(
+    stack: Stack, smtp: SmtpSink
+) -> None:
+    """A 451 leaves the delivery `retrying` and its next try in the notifier's outbox, written
+    in the attempt's transaction; the relay sends it when due and the e-mail arrives once."""
+    to = f"sau.{uuid.uuid4().hex[:8]}@example.vn"
+    message_id = uuid.uuid4().hex
+    retries = "SELECT published_at FROM outbox WHERE payload::jsonb ->> 'message_id' = $1"
+    smtp.mode = "tempfail"
+    try:
+        _broker(stack).send_task(
+            "notifier.send_email", kwargs={"payload": _payload(to, message_id)}
+        )
+        delivery = wait_until(
+            lambda: (d := _delivery(stack, message_id)) and d["status"] == "retrying" and d, 15
+        )
+        assert "451" in str(delivery["last_error"]) and delivery["next_attempt_at"] is not None
+        assert stack.query("notifier", retries, message_id)
+    finally:
+        smtp.mode = "accept"
+    smtp.wait_for(to, timeout=30)
+    delivery = wait_until(
+        lambda: (d := _delivery(stack, message_id)) and d["status"] == "sent" and d, 15
+    )
+    assert delivery["attempts"] >= 2 and delivery["last_error"] is None
+    time.sleep(2)
+    assert len(smtp.to(to)) == 1
+    assert all(r["published_at"] is not None for r in stack.query("notifier", retries, message_id))
+
+
 def test_a_malformed_message_is_rejected_without_harm(stack: Stack, smtp: SmtpSink) -> None:
     to = f"sau.{uuid.uuid4().hex[:8]}@example.vn"
     broker = _broker(stack)
