@@ -101,8 +101,10 @@ def _sender(sender: str) -> tuple[str, str]:
 
 def _encoded_words(text: str) -> str:
     """A header value as RFC 2047 base64 encoded words (each whole characters, 64 characters
-    long at most), folded one per line; ASCII text as it is."""
-    if text.isascii() and len(text) < 900:
+    long at most), folded one per line; short printable ASCII text as it is. Anything else —
+    a control character such as CR or LF, which would end the header, or a line longer than
+    78 columns — is encoded: the bytes never carry a line break the text put there."""
+    if text.isascii() and text.isprintable() and len(text) <= 68:
         return text
     words: list[str] = []
     chunk = b""

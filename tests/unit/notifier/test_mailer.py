@@ -71,3 +71,35 @@ def test_an_internationalized_recipient_goes_through_build_message() -> None:
     rendered = RenderedEmail(subject="Chào", text="x", html="<p>x</p>")
     sent = outgoing(SENDER, "hoà@example.vn", "m", rendered)
     assert isinstance(sent, Message) and sent["To"] == "hoà@example.vn"
+
+
+@pytest.mark.parametrize(
+    "subject",
+    [
+        "Hồ sơ H01\r\nBcc: everyone@example.vn",
+        "Plain\r\nBcc: everyone@example.vn",
+        "A\nB",
+        "x" * 90,
+    ],
+)
+def test_a_subject_never_adds_a_header_or_an_overlong_line(subject: str) -> None:
+    """Whatever a subject holds (text a template took from a procedure's name, say), the bytes
+    carry it inside the Subject header: no line break of its own, no line over 78 columns."""
+    rendered = RenderedEmail(subject=subject, text="x", html="<p>x</p>")
+    sent = outgoing(SENDER, "lan@example.vn", "m", rendered)
+    assert isinstance(sent, Outgoing)
+    message = _parsed(sent.data)
+    assert message["Bcc"] is None
+    assert all(len(line) <= 78 for line in sent.data.split(b"\r\n"))
+    head = sent.data.split(b"\r\n\r\n", 1)[0]
+    names = [line.split(b":", 1)[0] for line in head.split(b"\r\n") if not line.startswith(b" ")]
+    assert names == [
+        b"From",
+        b"To",
+        b"Subject",
+        b"Date",
+        b"Message-ID",
+        b"X-Portal-Message-Id",
+        b"MIME-Version",
+        b"Content-Type",
+    ]
