@@ -36,13 +36,29 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from bench.common import machine, percentile  # noqa: E402
+from services.catalogue.settings import get_settings as catalogue_settings  # noqa: E402
+from tests import support  # noqa: E402
 from tests.accounts_flow import bearer, registered_citizen  # noqa: E402
 from tests.dossiers_flow import officer_of, pdf, wait_for_catalogue_copy  # noqa: E402
-from services.catalogue.settings import get_settings as catalogue_settings  # noqa: E402
 from tests.support import RedisServer, SmtpSink, Stack  # noqa: E402
 
 PROCEDURE = "1.002181"  # Sở Tư pháp (HT-STP), one required component
 TICK = os.sysconf("SC_CLK_TCK")
+
+
+def patient_start(stack: Stack, seconds: float) -> None:
+    """`stack.start()` with more time to become healthy than the tests give it (120 s): on a
+    machine other sessions load, the workers alone may take that long to start."""
+    original = support.wait_until
+
+    def wait(predicate: Any, timeout: float, interval: float = 0.1, what: str = "") -> Any:
+        return original(predicate, max(timeout, seconds), interval, what)
+
+    support.wait_until = wait
+    try:
+        stack.start()
+    finally:
+        support.wait_until = original
 
 
 def small_catalogue(path: Path, size: int) -> Path:
@@ -240,7 +256,7 @@ def main() -> None:
         env["CATALOGUE_SOURCE_FILE"] = str(catalogue)
     stack = Stack(args.database_url, redis.url, smtp, work / "stack", extra_env=env)
     print("starting the portal…", flush=True)
-    stack.start()
+    patient_start(stack, 600)
     spy: subprocess.Popen[bytes] | None = None
     try:
         wait_for_catalogue_copy(stack, [PROCEDURE])

@@ -23,7 +23,7 @@ router = service_router()
 Session = DbSession
 
 
-def _service(request: Request, session: Session) -> AccountService:
+async def _service(request: Request, session: Session) -> AccountService:
     state = request.app.state
     return AccountService(session, state.settings, state.signer, state.secret, state.captcha_secret)
 

@@ -31,7 +31,7 @@ RESULT_BODY_BYTES = (
 (`PORTAL_MAX_BODY_BYTES`, 256 KB)."""
 
 
-def _service(request: Request, session: DbSession) -> DossierService:
+async def _service(request: Request, session: DbSession) -> DossierService:
     state = request.app.state
     return DossierService(session, state.settings, state.storage)
 
@@ -60,7 +60,7 @@ async def _actor(
     raise Unauthorized()
 
 
-def _citizen(actor: Annotated[Actor, Depends(_actor)]) -> Actor:
+async def _citizen(actor: Annotated[Actor, Depends(_actor)]) -> Actor:
     if actor.role != "citizen":
         raise CitizenOnly()
     return actor

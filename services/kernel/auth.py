@@ -5,7 +5,8 @@ whose session accounts has ended is refused (services/kernel/revocation.py)."""
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+import time
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any
@@ -43,6 +44,10 @@ class TokenVerifier:
         }
 
     def verify(self, token: str) -> Principal:
+        return self.verify_claims(token)[0]
+
+    def verify_claims(self, token: str) -> tuple[Principal, float]:
+        """The token's principal and its expiry (`exp`, seconds since the epoch)."""
         try:
             header = jwt.get_unverified_header(token)
             if header.get("alg") != ALGORITHM:
@@ -64,25 +69,37 @@ class TokenVerifier:
         role = claims.get("role")
         if role not in ROLES:
             raise Unauthorized()
-        return Principal(
+        principal = Principal(
             user_id=str(claims["sub"]),
             role=role,
             agency_id=claims.get("agency_id"),
             session_id=claims.get("sid"),
             email=claims.get("email"),
         )
+        return principal, float(claims["exp"])
 
 
 class KeyFileVerifier:
     """Verifies with the JWKS file the accounts service publishes; re-reads it when it changes,
-    so a key rotation needs no restart."""
+    so a key rotation needs no restart.
 
-    def __init__(self, path: Path, *, issuer: str, audience: str) -> None:
+    A token verified once is remembered until it expires (at most `max_entries` tokens, the
+    oldest forgotten first): a client sends the same access token with every request for its
+    15 minutes, and checking its signature and claims again each time was most of the cost
+    of authenticating a request. Only the exact token string verified is remembered; its
+    expiry is still checked on every use, the key file's change forgets them all, and the
+    session's revocation is still asked per request (`verified_principal`)."""
+
+    def __init__(
+        self, path: Path, *, issuer: str, audience: str, max_entries: int = 10_000
+    ) -> None:
         self.path = path
         self.issuer = issuer
         self.audience = audience
+        self.max_entries = max_entries
         self._mtime = -1.0
         self._verifier: TokenVerifier | None = None
+        self._verified: dict[str, tuple[Principal, float]] = {}
 
     def verify(self, token: str) -> Principal:
         try:
@@ -93,7 +110,19 @@ class KeyFileVerifier:
             jwks = json.loads(self.path.read_text())
             self._verifier = TokenVerifier(jwks, issuer=self.issuer, audience=self.audience)
             self._mtime = mtime
-        return self._verifier.verify(token)
+            self._verified.clear()
+        known = self._verified.get(token)
+        if known is not None:
+            principal, expires = known
+            if time.time() < expires:  # PyJWT's own rule: expired once now >= exp
+                return principal
+            del self._verified[token]
+            raise Unauthorized()
+        principal, expires = self._verifier.verify_claims(token)
+        if len(self._verified) >= self.max_entries:
+            del self._verified[next(iter(self._verified))]
+        self._verified[token] = (principal, expires)
+        return principal
 
 
 TOKEN_URL = "/api/v1/accounts/token"
@@ -141,8 +170,9 @@ async def optional_principal(
 OptionalPrincipal = Annotated[Principal | None, Depends(optional_principal)]
 
 
-def require_role(*roles: str) -> Callable[[Principal], Principal]:
-    def dependency(principal: CurrentPrincipal) -> Principal:
+def require_role(*roles: str) -> Callable[[Principal], Awaitable[Principal]]:
+    # async: FastAPI runs a plain function dependency in a worker thread (a thread hop)
+    async def dependency(principal: CurrentPrincipal) -> Principal:
         if principal.role not in roles:
             raise Forbidden()
         return principal

@@ -108,7 +108,9 @@ class BodyTimeoutMiddleware:
 
         async def receive_in_time() -> Message:
             try:
-                return await asyncio.wait_for(receive(), self.seconds)
+                # a timeout scope, not wait_for: wait_for wraps each receive in a new task
+                async with asyncio.timeout(self.seconds):
+                    return await receive()
             except TimeoutError:
                 # an HTTPException: FastAPI passes it on from its body reading untouched
                 raise HTTPException(408, "request body incomplete") from None

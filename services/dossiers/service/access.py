@@ -13,7 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from services.dossiers.errors import DossierNotFound
 from services.dossiers.lifecycle import Action, Party, require, role_refusal
 from services.dossiers.lifecycle import problem as refused
-from services.dossiers.models import Dossier
+from services.dossiers.models import Dossier, DossierFile
 from services.dossiers.repository import DossiersRepository
 from services.dossiers.settings import DossiersSettings
 from services.kernel.auth import Principal
@@ -77,6 +77,9 @@ class ServiceBase:
         self.repo = DossiersRepository(session)
         self.settings = settings
         self.storage = storage
+        self.known_files: dict[str, list[DossierFile]] = {}
+        """A dossier's files as this request already read them (or knows them: none for a new
+        dossier), so the answer does not read them again; only while nothing changes them."""
 
     async def _open(
         self, dossier_id: str, actor: Actor, action: Action, *, for_update: bool = False

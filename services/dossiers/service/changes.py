@@ -59,7 +59,8 @@ class Changes(ServiceBase):
                 note=note,
             )
         )
-        await self.session.flush()
+        # no flush of its own: the entry is written with the request's other changes, at the
+        # next query or the commit (each flush is a pass of the unit of work)
 
     async def _notify(
         self, dossier: Dossier, template: EmailTemplate, *, tracking: str | None

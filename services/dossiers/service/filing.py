@@ -10,7 +10,7 @@ from services.dossiers import schemas
 from services.dossiers.deadlines import LOCAL_TZ, working_days_between
 from services.dossiers.errors import AGENCY_REQUIRED, EMAIL_REQUIRED, PROCEDURE_UNKNOWN
 from services.dossiers.lifecycle import CREATED, Action, Status
-from services.dossiers.models import AgencyCopy, Dossier, ProcedureCopy
+from services.dossiers.models import AgencyCopy, Dossier, DossierFile, ProcedureCopy
 from services.dossiers.service.access import Actor, digest
 from services.dossiers.service.changes import Changes, reset_due
 from services.dossiers.service.completeness import check_complete
@@ -76,8 +76,9 @@ class Filing(Changes):
         if not dossier.email:
             raise Invalid(FieldError("applicant.email", "email_required", EMAIL_REQUIRED))
         self.repo.add(dossier)
-        await self.session.flush()
+        self.known_files[dossier.id] = []  # a new dossier has none
         await self._history(dossier, CREATED, actor, None)
+        await self.session.flush()  # one pass: the dossier, then its first history entry
         return dossier, token
 
     async def update(self, dossier_id: str, actor: Actor, data: schemas.DossierUpdate) -> Dossier:
@@ -100,7 +101,7 @@ class Filing(Changes):
     async def submit(self, dossier_id: str, actor: Actor) -> Dossier:
         """ "Gửi hồ sơ": check it is complete, give it its code, tell the filer."""
         dossier = await self._open(dossier_id, actor, Action.SUBMIT, for_update=True)
-        await self._check_complete(dossier)
+        self.known_files[dossier.id] = await self._check_complete(dossier)
         dossier.code = await self._allocate_code(dossier.agency_id)
         dossier.submitted_at = utcnow()
         tracking = None
@@ -127,11 +128,13 @@ class Filing(Changes):
         number = await self.repo.next_number(agency_id, today)
         return f"{agency_id}-{today:%y%m%d}-{number:04d}"
 
-    async def _check_complete(self, dossier: Dossier) -> None:
-        attached = await self.repo.files(dossier.id, "attachment")
+    async def _check_complete(self, dossier: Dossier) -> list[DossierFile]:
+        """Refuse an incomplete dossier; returns all its files (the answer shows them)."""
+        files = await self.repo.files(dossier.id)
         check_complete(
             dossier.procedure,
             dossier.applicant,
             dossier.declaration,
-            {f.component_id for f in attached},
+            {f.component_id for f in files if f.kind == "attachment"},
         )
+        return files

@@ -57,7 +57,9 @@ class Views(ServiceBase):
         return await self.render(dossier)
 
     async def render(self, dossier: Dossier) -> schemas.DossierOut:
-        files = await self.repo.files(dossier.id)
+        files = self.known_files.get(dossier.id)
+        if files is None:
+            files = await self.repo.files(dossier.id)
         by_component: dict[str | None, list[schemas.FileOut]] = {}
         for f in files:
             by_component.setdefault(
