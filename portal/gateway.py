@@ -36,7 +36,7 @@ from services.kernel.health import alive_instances
 from services.kernel.metrics import MetricsMiddleware, render, scrape_registry
 from services.kernel.registry import PUBLIC_APIS, SERVICES
 from services.kernel.settings import ServiceSettings
-from services.kernel.web import BodyLimitMiddleware, check_ready
+from services.kernel.web import NO_TELEMETRY, BodyLimitMiddleware, check_ready
 from web.app import create_app as web_app
 
 
@@ -72,6 +72,7 @@ def create_gateway() -> FastAPI:
         redoc_url=None,
         openapi_url=None,
         lifespan=lifespan,
+        telemetry=NO_TELEMETRY,
     )
     # the largest body any route takes (a result's files); each route's own limit is lower
     gateway.add_middleware(BodyLimitMiddleware, max_bytes=gateway_body_limit())

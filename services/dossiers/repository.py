@@ -157,13 +157,22 @@ class DossiersRepository:
 
     # -- the copy of the catalogue -----------------------------------------------------------
 
-    async def latest_procedure(self, id_or_code: str) -> ProcedureCopy | None:
-        return await self.session.scalar(
-            select(ProcedureCopy).where(
-                (ProcedureCopy.procedure_id == id_or_code) | (ProcedureCopy.code == id_or_code),
-                ProcedureCopy.is_latest.is_(True),
+    async def latest_procedure_and_performer(
+        self, id_or_code: str
+    ) -> tuple[ProcedureCopy, AgencyCopy | None] | None:
+        """The latest copy of a procedure and the agency that performs it (its `agency_id`),
+        in one query: what filing a dossier reads first."""
+        row = (
+            await self.session.execute(
+                select(ProcedureCopy, AgencyCopy)
+                .outerjoin(AgencyCopy, AgencyCopy.id == ProcedureCopy.agency_id)
+                .where(
+                    (ProcedureCopy.procedure_id == id_or_code) | (ProcedureCopy.code == id_or_code),
+                    ProcedureCopy.is_latest.is_(True),
+                )
             )
-        )
+        ).first()
+        return None if row is None else (row[0], row[1])
 
     async def agency(self, agency_id: str) -> AgencyCopy | None:
         return await self.session.get(AgencyCopy, agency_id)

@@ -16,6 +16,7 @@ import redis.asyncio as aioredis
 from fastapi import APIRouter, Depends, FastAPI, HTTPException, Request
 from fastapi.responses import JSONResponse, Response
 from fastapi.routing import APIRoute
+from fastapi.telemetry import TelemetryConfig
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -286,6 +287,12 @@ async def check_ready(db: Database, redis_url: str) -> dict[str, str]:
     return checks
 
 
+NO_TELEMETRY: TelemetryConfig = {"tracing": False, "metrics": False, "logs": False}
+"""FastAPI's OpenTelemetry instrumentation off: the portal's metrics are Prometheus's
+(`MetricsMiddleware`), and left on, FastAPI looks for a configured OpenTelemetry provider on
+every request."""
+
+
 def create_service_app(
     *,
     title: str,
@@ -313,6 +320,7 @@ def create_service_app(
         description=description,
         version="1.0.0",
         lifespan=lifespan,
+        telemetry=NO_TELEMETRY,
     )
     app.state.settings = settings
     app.state.db = db

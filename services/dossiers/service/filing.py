@@ -22,22 +22,26 @@ from services.kernel.storage import delete_after_commit
 class Filing(Changes):
     """What the filer does: drafts, sending, sending back after a supplement."""
 
-    async def _procedure(self, procedure_id: str) -> ProcedureCopy:
-        copy = await self.repo.latest_procedure(procedure_id)
-        if copy is None or copy.retired:
+    async def _procedure(self, procedure_id: str) -> tuple[ProcedureCopy, AgencyCopy | None]:
+        """The procedure's latest copy and its performing agency's."""
+        found = await self.repo.latest_procedure_and_performer(procedure_id)
+        if found is None or found[0].retired:
             raise Invalid(FieldError("procedure_id", "procedure_unknown", PROCEDURE_UNKNOWN))
-        return copy
+        return found
 
     async def _filing_agency(
-        self, procedure: ProcedureCopy, agency_id: str | None
+        self, procedure: ProcedureCopy, performer: AgencyCopy | None, agency_id: str | None
     ) -> AgencyCopy | None:
         """The agency the dossier goes to: the procedure's performer at province tier, or the
         commune chosen by the filer for commune-tier procedures."""
         snapshot = procedure.snapshot
         province = "province" in snapshot.get("tier", [])
         if agency_id is None and province and procedure.agency_id:
-            return await self.repo.agency(procedure.agency_id)
-        agency = await self.repo.agency(agency_id) if agency_id else None
+            return performer
+        if agency_id and agency_id == procedure.agency_id:
+            agency = performer
+        else:
+            agency = await self.repo.agency(agency_id) if agency_id else None
         commune_ok = (
             agency is not None
             and not agency.retired
@@ -52,8 +56,8 @@ class Filing(Changes):
         self, actor: Actor, data: schemas.DossierIn, *, email: str | None = None
     ) -> tuple[Dossier, str | None]:
         """A draft ("Lưu lại"). Without an account, also the capability token (returned once)."""
-        procedure = await self._procedure(data.procedure_id)
-        agency = await self._filing_agency(procedure, data.agency_id)
+        procedure, performer = await self._procedure(data.procedure_id)
+        agency = await self._filing_agency(procedure, performer, data.agency_id)
         token = None
         dossier = Dossier(
             id=new_id(),
