@@ -155,10 +155,12 @@ async def phase(
 ) -> dict[str, float]:
     walls: list[float] = []
     before = await meter.read()
+    begun = time.perf_counter()
     for i in range(count):
         started = time.perf_counter()
         await step(i)
         walls.append((time.perf_counter() - started) * 1000)
+    seconds = time.perf_counter() - begun
     after = await meter.read()
     # backends that came or went during the phase are not compared: same set expected
     return {
@@ -166,6 +168,7 @@ async def phase(
         "gateway_sys_ms": (after["gateway_sys"] - before["gateway_sys"]) * 1000 / count,
         "postgres_cpu_ms": (after["postgres"] - before["postgres"]) * 1000 / count,
         "redis_cpu_ms": (after["redis"] - before["redis"]) * 1000 / count,
+        "seconds": seconds,
         "wall_p50_ms": percentile(walls, 50),
         "wall_p95_ms": percentile(walls, 95),
     }
@@ -216,8 +219,12 @@ async def measure(
                 answer = await catalogue.get(f"/procedures/{PROCEDURE}")
                 assert answer.status_code == 200, answer.text
 
+            async def idle(_: int) -> None:
+                await asyncio.sleep(0.1)
+
             results: dict[str, dict[str, float]] = {}
             for name, step in (
+                ("idle (0.1 s)", idle),
                 ("create", create),
                 ("attach", attach),
                 ("submit", submit),
@@ -297,10 +304,21 @@ def main() -> None:
         smtp.stop()
         redis.stop()
 
-    print("\nper request, ms    gateway CPU (of it sys)  PostgreSQL  Redis  wall p50    p95")
+    # What the gateway burns with no request (its timers and background loops), per second:
+    # subtracted from each phase's figure in proportion to the phase's length.
+    quiet = figures["idle (0.1 s)"]
+    idle_ms_per_s = quiet["gateway_cpu_ms"] * args.count / quiet["seconds"]
+    for f in figures.values():
+        f["gateway_net_cpu_ms"] = f["gateway_cpu_ms"] - idle_ms_per_s * f["seconds"] / args.count
+    print(f"\ngateway CPU with no request: {idle_ms_per_s:.1f} ms/s")
+    print(
+        "per request, ms    gateway CPU (of it sys)  net of idle  PostgreSQL  Redis"
+        "  wall p50    p95"
+    )
     for name, f in figures.items():
         print(
             f"{name:<18}{f['gateway_cpu_ms']:>12.2f}{f['gateway_sys_ms']:>13.2f}"
+            f"{f['gateway_net_cpu_ms']:>13.2f}"
             f"{f['postgres_cpu_ms']:>12.2f}{f['redis_cpu_ms']:>7.2f}"
             f"{f['wall_p50_ms']:>10.2f}{f['wall_p95_ms']:>7.1f}"
         )

@@ -55,6 +55,25 @@ class DossiersRepository:
             query = query.with_for_update()
         return await self.session.scalar(query)
 
+    async def dossier_with_files(
+        self, dossier_id: str, *, for_update: bool = False
+    ) -> tuple[Dossier, list[DossierFile]] | None:
+        """The dossier and its files (as `files` orders them), in one query; `for_update` locks
+        the dossier's row only. Files change only under that lock, in statuses where the
+        callers' actions are refused, so the list read with the row is the list after it."""
+        query = (
+            select(Dossier, DossierFile)
+            .outerjoin(DossierFile, DossierFile.dossier_id == Dossier.id)
+            .where(Dossier.id == dossier_id)
+            .order_by(DossierFile.created_at)
+        )
+        if for_update:
+            query = query.with_for_update(of=Dossier)
+        rows = (await self.session.execute(query)).all()
+        if not rows:
+            return None
+        return rows[0][0], [row[1] for row in rows if row[1] is not None]
+
     async def dossier_by_token(self, token_hash: str) -> Dossier | None:
         return await self.session.scalar(select(Dossier).where(Dossier.token_hash == token_hash))
 

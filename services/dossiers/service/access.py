@@ -82,17 +82,32 @@ class ServiceBase:
         dossier), so the answer does not read them again; only while nothing changes them."""
 
     async def _open(
-        self, dossier_id: str, actor: Actor, action: Action, *, for_update: bool = False
+        self,
+        dossier_id: str,
+        actor: Actor,
+        action: Action,
+        *,
+        for_update: bool = False,
+        with_files: bool = False,
     ) -> Dossier:
         """The dossier if the actor may take `action` on it now (the lifecycle's rules); a
-        party who may not see it gets 404, with no hint that it exists."""
+        party who may not see it gets 404, with no hint that it exists. `with_files`: its files
+        are read in the same query (`known_files`), for an action that adds none and whose
+        answer shows them."""
         refusal = role_refusal(action, actor.role == "officer")
         if refusal is not None:  # before looking it up
             raise refused(refusal, action)
-        dossier = await self.repo.dossier(dossier_id, for_update=for_update)
+        files: list[DossierFile] | None = None
+        if with_files:
+            found = await self.repo.dossier_with_files(dossier_id, for_update=for_update)
+            dossier, files = found if found is not None else (None, None)
+        else:
+            dossier = await self.repo.dossier(dossier_id, for_update=for_update)
         if dossier is None:
             raise DossierNotFound()
         require(action, dossier.status, party_of(actor, dossier))
+        if files is not None:
+            self.known_files[dossier.id] = files
         return dossier
 
     async def actor_for_token(self, token: str) -> Actor | None:

@@ -18,7 +18,9 @@ class Processing(Files, Changes):
 
     async def receive(self, dossier_id: str, actor: Actor) -> Dossier:
         """ "Tiếp nhận": processing starts; the deadline counts from the first reception."""
-        dossier = await self._open(dossier_id, actor, Action.RECEIVE, for_update=True)
+        dossier = await self._open(
+            dossier_id, actor, Action.RECEIVE, for_update=True, with_files=True
+        )
         if dossier.received_at is None:
             dossier.received_at = utcnow()
             reset_due(dossier)
@@ -26,20 +28,24 @@ class Processing(Files, Changes):
         return dossier
 
     async def request_supplement(self, dossier_id: str, actor: Actor, content: str) -> Dossier:
-        dossier = await self._open(dossier_id, actor, Action.REQUEST_SUPPLEMENT, for_update=True)
+        dossier = await self._open(
+            dossier_id, actor, Action.REQUEST_SUPPLEMENT, for_update=True, with_files=True
+        )
         dossier.supplement_request = content
         dossier.paused_at = utcnow()
         await self._transition(dossier, Action.REQUEST_SUPPLEMENT, actor, content)
         return dossier
 
     async def reject(self, dossier_id: str, actor: Actor, reason: str) -> Dossier:
-        dossier = await self._open(dossier_id, actor, Action.REJECT, for_update=True)
+        dossier = await self._open(
+            dossier_id, actor, Action.REJECT, for_update=True, with_files=True
+        )
         dossier.rejection_reason = reason
         await self._transition(dossier, Action.REJECT, actor, reason)
         return dossier
 
     async def add_step(self, dossier_id: str, actor: Actor, note: str) -> Dossier:
-        dossier = await self._open(dossier_id, actor, Action.STEP, for_update=True)
+        dossier = await self._open(dossier_id, actor, Action.STEP, for_update=True, with_files=True)
         await self._history(dossier, Action.STEP, actor, note)
         return dossier
 

@@ -53,7 +53,7 @@ class Views(ServiceBase):
     """What readers see, as the API's schema classes."""
 
     async def view(self, dossier_id: str, actor: Actor) -> schemas.DossierOut:
-        dossier = await self._open(dossier_id, actor, Action.VIEW)
+        dossier = await self._open(dossier_id, actor, Action.VIEW, with_files=True)
         return await self.render(dossier)
 
     async def render(self, dossier: Dossier) -> schemas.DossierOut:
