@@ -46,6 +46,7 @@ class Processing(Files, Changes):
 
     async def add_step(self, dossier_id: str, actor: Actor, note: str) -> Dossier:
         dossier = await self._open(dossier_id, actor, Action.STEP, for_update=True, with_files=True)
+        dossier.updated_at = utcnow()  # set here, not at the commit's flush: the answer shows it
         await self._history(dossier, Action.STEP, actor, note)
         return dossier
 
