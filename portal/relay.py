@@ -1,4 +1,5 @@
-"""The outbox relay process: publishes the pending outbox rows of one or more services."""
+"""The outbox relay process: publishes the pending outbox rows of one or more services, each
+woken by its database's notifications (PostgreSQL) or polling (services/kernel/outbox.py)."""
 
 from __future__ import annotations
 
@@ -16,7 +17,7 @@ from services.kernel.outbox import Relay
 log = logging.getLogger("portal.relay")
 
 
-def _relay_for(service: str) -> tuple[Relay, Heartbeat]:
+def _relay_for(service: str) -> tuple[Relay, Heartbeat, float]:
     settings = importlib.import_module(f"services.{service}.settings").get_settings()
     models = importlib.import_module(f"services.{service}.models")
     celery = importlib.import_module(f"services.{service}.tasks").celery
@@ -27,7 +28,7 @@ def _relay_for(service: str) -> tuple[Relay, Heartbeat]:
         replay_window=settings.outbox_replay_seconds,
     )
     beat = Heartbeat(settings.redis_url, "relay", service, f"{socket.gethostname()}-{os.getpid()}")
-    return relay, beat
+    return relay, beat, settings.relay_safety_interval
 
 
 async def run_relays(services: list[str], poll_interval: float) -> None:
@@ -41,6 +42,9 @@ async def run_relays(services: list[str], poll_interval: float) -> None:
 
     serve_relay_metrics(services)  # PORTAL_METRICS_PORT; and the hourly purge tasks:
     await asyncio.gather(
-        *(relay.run(poll_interval, stop, beat.safe_beat) for relay, beat in relays),
+        *(
+            relay.run(poll_interval, stop, beat.safe_beat, safety_interval=safety)
+            for relay, beat, safety in relays
+        ),
         periodic_purges(services, stop),
     )

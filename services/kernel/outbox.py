@@ -17,11 +17,14 @@ import contextlib
 import datetime as dt
 import logging
 import time
-from typing import TYPE_CHECKING, Any
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any, cast
 
+import asyncpg
 import redis
 from celery import Celery
-from sqlalchemy import JSON, ColumnElement, Integer, String, Text, delete, select, update
+from kombu import Producer
+from sqlalchemy import JSON, ColumnElement, Integer, String, Text, delete, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -154,8 +157,132 @@ async def forget_processed(
     return await delete_in_chunks(db, processed, processed.processed_at < cutoff)
 
 
+# -- the relay ---------------------------------------------------------------------------------
+# On PostgreSQL an insert into `outbox` notifies the relay (a statement-level trigger calling
+# pg_notify, made by each service's migration: NOTIFY is transactional, delivered at commit),
+# which listens on one connection per database and publishes at once. Polling stays as the
+# fallback: every `safety_interval` seconds in any case (nothing can be missed), every
+# `poll_interval` on SQLite (no NOTIFY) and while the listening connection is down; and a row
+# scheduled for later (`available_at`) wakes the relay when it falls due.
+
+OUTBOX_CHANNEL = "portal_outbox"
+"""The channel an insert into a service's outbox notifies (each service has its own database)."""
+
+OUTBOX_NOTIFY_UP = (
+    f"""CREATE OR REPLACE FUNCTION portal_outbox_notify() RETURNS trigger
+    LANGUAGE plpgsql AS $$
+    BEGIN
+        PERFORM pg_notify('{OUTBOX_CHANNEL}', '');
+        RETURN NULL;
+    END $$""",
+    "DROP TRIGGER IF EXISTS outbox_notify ON outbox",
+    "CREATE TRIGGER outbox_notify AFTER INSERT ON outbox "
+    "FOR EACH STATEMENT EXECUTE FUNCTION portal_outbox_notify()",
+)
+"""The statements of the migration that makes every insert into `outbox` wake the relay: one
+notification per statement, and PostgreSQL folds a transaction's identical ones into one."""
+OUTBOX_NOTIFY_DOWN = (
+    "DROP TRIGGER IF EXISTS outbox_notify ON outbox",
+    "DROP FUNCTION IF EXISTS portal_outbox_notify()",
+)
+
+
+class OutboxListener:
+    """The relay's one LISTEN connection to a service's database: each notification sets
+    `wake`. When the connection is lost the relay polls, and `ensure` reconnects with a
+    backoff; a ping every `ping_interval` finds a connection that died silently."""
+
+    def __init__(
+        self,
+        db: Database,
+        wake: asyncio.Event,
+        name: str,
+        *,
+        ping_interval: float = 5.0,
+        max_backoff: float = 10.0,
+    ) -> None:
+        self.db = db
+        self.wake = wake
+        self.name = name
+        self.ping_interval = ping_interval
+        self.max_backoff = max_backoff
+        self._conn: asyncpg.Connection | None = None
+        self._backoff = 0.5
+        self._retry_at = 0.0
+        self._pinged = 0.0
+        self._lost_before = False
+
+    @property
+    def listening(self) -> bool:
+        return self._conn is not None and not self._conn.is_closed()
+
+    def _notified(self, *_: object) -> None:
+        self.wake.set()
+
+    def _terminated(self, *_: object) -> None:
+        self.wake.set()  # the relay sees the connection gone and polls meanwhile
+
+    async def ensure(self) -> bool:
+        """True when listening: connects (or reconnects, once the backoff allows) when not,
+        and pings a connection idle for `ping_interval`. A new connection sets `wake`: what was
+        committed while nobody listened is published by the next pass."""
+        now = time.monotonic()
+        if self._conn is not None:
+            if not self._conn.is_closed() and now - self._pinged < self.ping_interval:
+                return True
+            if not self._conn.is_closed():
+                try:
+                    await self._conn.fetchval("SELECT 1", timeout=5)
+                    self._pinged = now
+                    return True
+                except Exception as exc:
+                    log.warning("relay %s: listening connection lost (%s)", self.name, exc)
+            else:
+                log.warning("relay %s: listening connection lost; polling", self.name)
+            self._conn.terminate()
+            self._conn = None
+            self._lost_before = True
+            self._retry_at = 0.0
+        if now < self._retry_at:
+            return False
+        try:
+            args, kwargs = self.db.engine.dialect.create_connect_args(self.db.engine.url)
+            conn = await asyncpg.connect(*args, **kwargs, timeout=5)
+            try:
+                await conn.add_listener(OUTBOX_CHANNEL, self._notified)
+            except BaseException:
+                conn.terminate()
+                raise
+        except Exception as exc:
+            log.warning(
+                "relay %s: cannot listen for new messages (%s); polling, retrying in %.1fs",
+                self.name,
+                exc,
+                self._backoff,
+            )
+            self._retry_at = now + self._backoff
+            self._backoff = min(self._backoff * 2, self.max_backoff)
+            self._lost_before = True
+            return False
+        conn.add_termination_listener(self._terminated)
+        self._conn, self._pinged, self._backoff = conn, now, 0.5
+        if self._lost_before:
+            log.info("relay %s: listening for new messages again", self.name)
+        self.wake.set()
+        return True
+
+    async def close(self) -> None:
+        if self._conn is not None:
+            conn, self._conn = self._conn, None
+            try:
+                await asyncio.wait_for(conn.close(), 2)
+            except Exception:
+                conn.terminate()
+
+
 class Relay:
-    """Publishes a service's pending outbox rows, oldest first."""
+    """Publishes a service's pending outbox rows, oldest first: woken by the database's
+    notifications (PostgreSQL), a row falling due, or the fallback poll."""
 
     def __init__(
         self,
@@ -174,9 +301,12 @@ class Relay:
         self.replay_window = dt.timedelta(seconds=replay_window)
         self.epoch_check_interval = epoch_check_interval
         self.epoch_key = f"portal:outbox-epoch:{celery.main}"
+        self.next_due: dt.datetime | None = None
+        """When the earliest row scheduled for later falls due (as of the last pass)."""
         self._epoch: str | None = None
         self._epoch_checked = 0.0
         self._redis: redis.Redis | None = None
+        self._producer: Producer | None = None
 
     def _broker(self) -> redis.Redis:
         if self._redis is None:
@@ -206,13 +336,12 @@ class Relay:
     async def replay_recent(self) -> int:
         """Mark the rows published within the replay window as pending again."""
         cutoff = utcnow() - self.replay_window
-        async with self.db.sessionmaker() as session:
-            result = await session.execute(
+        async with self.db.engine.begin() as conn:
+            result = await conn.execute(
                 update(self.outbox)
                 .where(self.outbox.published_at.is_not(None), self.outbox.published_at >= cutoff)
                 .values(published_at=None)
             )
-            await session.commit()
         count = int(getattr(result, "rowcount", 0) or 0)
         if count:
             log.warning(
@@ -224,58 +353,190 @@ class Relay:
             )
         return count
 
-    def _publish(self, row: OutboxMixin) -> None:
-        self.celery.send_task(
-            row.task_name,
-            kwargs={"payload": row.payload},
-            task_id=row.id,
-            queue=queue_of(row.task_name),
-            retry=False,
-        )
+    def _batch_producer(self) -> Producer:
+        """A producer on a broker connection of the relay's own, whose publishes kombu can
+        group into one Redis pipeline per batch: a pipeline is refused with the workers'
+        `retry_on_timeout` (a retried pipeline could push its messages twice), which the relay
+        does not need: a batch that fails is not marked published and goes again whole."""
+        if self._producer is None:
+            options = {**self.celery.conf.broker_transport_options, "retry_on_timeout": False}
+            connection = self.celery.connection_for_write(transport_options=options)
+            self._producer = self.celery.amqp.Producer(connection, auto_declare=False)
+        return self._producer
+
+    def _drop_producer(self) -> None:
+        if self._producer is not None:
+            producer, self._producer = self._producer, None
+            with contextlib.suppress(Exception):
+                if producer.connection is not None:
+                    producer.connection.release()
+
+    def _publish(self, rows: list[tuple[str, str, Any, str]]) -> None:
+        """Hand `rows` (id, task name, payload, queue) to the broker: one Redis round trip for
+        the batch. Raises if the broker did not take them all (some may have gone: they go
+        again, and consumers deduplicate)."""
+        producer = self._batch_producer()
+        send_task = self.celery.send_task
+        batch = cast(Any, producer).batch  # kombu >= 5.7; its type stubs predate it
+        with batch(max_size=max(len(rows), 1) * 2):
+            for row_id, task_name, payload, queue in rows:
+                send_task(
+                    task_name,
+                    kwargs={"payload": payload},
+                    task_id=row_id,
+                    queue=queue,
+                    retry=False,
+                    producer=producer,
+                )
 
     async def publish_pending(self) -> int:
         """One pass; returns how many rows were published. Raises when the broker is down,
-        after marking what did go out."""
+        after recording the failure on the rows. Also notes when the earliest row scheduled
+        for later falls due (`next_due`)."""
         await self.check_broker_epoch()
-        async with self.db.sessionmaker() as session:
-            query = (
-                select(self.outbox)
-                .where(self.outbox.published_at.is_(None), self.outbox.available_at <= utcnow())
-                .order_by(self.outbox.available_at, self.outbox.created_at)
-                .limit(self.batch_size)
-            )
-            if self.db.is_postgres:
-                query = query.with_for_update(skip_locked=True)
-            rows = list((await session.scalars(query)).all())
-            published = 0
-            try:
-                for row in rows:
-                    self._publish(row)
-                    row.published_at = utcnow()
-                    row.attempts += 1
-                    published += 1
-            except Exception as exc:
-                if published < len(rows):
-                    failed = rows[published]
-                    failed.attempts += 1
-                    failed.last_error = f"{type(exc).__name__}: {exc}"[:1000]
-                await session.commit()
-                raise
-            await session.commit()
-            return published
+        outbox = self.outbox
+        now = utcnow()
+        query = (
+            select(outbox.id, outbox.task_name, outbox.payload)
+            .where(outbox.published_at.is_(None), outbox.available_at <= now)
+            .order_by(outbox.available_at, outbox.created_at)
+            .limit(self.batch_size)
+        )
+        if self.db.is_postgres:
+            query = query.with_for_update(skip_locked=True)
+        async with self.db.engine.connect() as conn:
+            rows = (await conn.execute(query)).all()
+            ready, refused = [], []
+            for row_id, task_name, payload in rows:
+                try:
+                    ready.append((row_id, task_name, payload, queue_of(task_name)))
+                except ValueError as unknown:  # no consumer can take it: set aside
+                    refused.append((row_id, unknown))
+            failure: Exception | None = None
+            if ready:
+                try:
+                    self._publish(ready)
+                except Exception as exc:
+                    failure = exc
+                    self._drop_producer()
+            ids = [r[0] for r in ready]
+            if ids and failure is None:
+                await conn.execute(
+                    update(outbox)
+                    .where(outbox.id.in_(ids))
+                    .values(published_at=utcnow(), attempts=outbox.attempts + 1)
+                )
+            elif ids:
+                await conn.execute(
+                    update(outbox)
+                    .where(outbox.id.in_(ids))
+                    .values(attempts=outbox.attempts + 1, last_error=_error(failure))
+                )
+            for row_id, reason in refused:  # looked at again in a minute (an operator's fix)
+                log.error("relay %s: message %s refused: %s", self.celery.main, row_id, reason)
+                await conn.execute(
+                    update(outbox)
+                    .where(outbox.id == row_id)
+                    .values(
+                        attempts=outbox.attempts + 1,
+                        last_error=_error(reason),
+                        available_at=now + dt.timedelta(minutes=1),
+                    )
+                )
+            if len(rows) < self.batch_size:
+                self.next_due = await conn.scalar(
+                    select(func.min(outbox.available_at)).where(
+                        outbox.published_at.is_(None), outbox.available_at > now
+                    )
+                )
+            await conn.commit()
+        if failure is not None:
+            raise failure
+        return len(ready)
 
-    async def run(self, poll_interval: float, stop: asyncio.Event, beat: Any = None) -> None:
+    async def run(
+        self,
+        poll_interval: float,
+        stop: asyncio.Event,
+        beat: Callable[[], object] | None = None,
+        *,
+        safety_interval: float = 5.0,
+        listen: bool = True,
+    ) -> None:
+        """Publish until `stop` is set: at once when notified (PostgreSQL, `listen`), when a
+        scheduled row falls due, and every `safety_interval` seconds in any case; every
+        `poll_interval` on SQLite or while the listening connection is down. Every second
+        or so while idle: the heartbeat (`beat`) and the broker's marker."""
+        wake = asyncio.Event()
+        stopping = asyncio.ensure_future(_set_when(stop, wake))
+        listener = (
+            OutboxListener(self.db, wake, self.celery.main, ping_interval=safety_interval)
+            if listen and self.db.is_postgres
+            else None
+        )
         backoff = poll_interval
-        while not stop.is_set():
-            try:
-                published = await self.publish_pending()
-                backoff = poll_interval
-                if beat is not None:
-                    beat()
-                if published == self.batch_size:
-                    continue
-            except Exception as exc:
-                log.warning("relay: publishing failed (%s); retrying in %.1fs", exc, backoff)
-                backoff = min(backoff * 2, 5.0)
+        try:
+            while not stop.is_set():
+                listening = listener is not None and await listener.ensure()
+                wake.clear()
+                try:
+                    published = await self.publish_pending()
+                except Exception as exc:
+                    log.warning("relay: publishing failed (%s); retrying in %.1fs", exc, backoff)
+                    timeout, backoff = backoff, min(backoff * 2, 5.0)
+                    await self._idle(timeout, wake, None, listener)  # no heartbeat: failing
+                else:
+                    backoff = poll_interval
+                    if beat is not None:
+                        beat()
+                    if published == self.batch_size:
+                        continue
+                    timeout = safety_interval if listening else poll_interval
+                    if self.next_due is not None:
+                        due_in = (self.next_due - utcnow()).total_seconds()
+                        timeout = min(timeout, max(due_in, 0.0))
+                    await self._idle(timeout, wake, beat, listener)
+        finally:
+            stopping.cancel()
+            if listener is not None:
+                await listener.close()
+            self._drop_producer()
+
+    async def _idle(
+        self,
+        seconds: float,
+        wake: asyncio.Event,
+        beat: Callable[[], object] | None,
+        listener: OutboxListener | None,
+    ) -> None:
+        """Wait `seconds` or until woken, beating and checking the broker's marker
+        about every `epoch_check_interval`; a lost listening connection or a replay of the
+        broker's lost messages ends the wait."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + seconds
+        while not wake.is_set():
+            remaining = deadline - loop.time()
+            if remaining <= 0:
+                return
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(stop.wait(), timeout=backoff)
+                await asyncio.wait_for(wake.wait(), min(remaining, self.epoch_check_interval))
+            if wake.is_set() or loop.time() >= deadline:
+                return
+            if beat is not None:
+                beat()
+            if listener is not None and not listener.listening:
+                return
+            try:
+                if await self.check_broker_epoch():
+                    return
+            except Exception as exc:  # Redis down: the next pass reports it
+                log.debug("relay: broker marker not checked (%s)", exc)
+
+
+def _error(exc: BaseException | None) -> str:
+    return f"{type(exc).__name__}: {exc}"[:1000]
+
+
+async def _set_when(stop: asyncio.Event, wake: asyncio.Event) -> None:
+    await stop.wait()
+    wake.set()

@@ -49,6 +49,14 @@ class ServiceSettings(BaseSettings):
     is the edge itself. Behind nginx: nginx's address (range), and nothing a client can reach
     the APIs from directly."""
     relay_poll_interval: float = Field(0.2, validation_alias=_env("PORTAL_RELAY_POLL_INTERVAL"))
+    """How often the relay polls its outbox when it cannot be notified of new messages: on
+    SQLite, and while its listening connection to PostgreSQL is down."""
+    relay_safety_interval: float = Field(
+        5.0, gt=0, validation_alias=_env("PORTAL_RELAY_SAFETY_INTERVAL")
+    )
+    """How often the relay looks at its outbox even though notified of every new message on
+    PostgreSQL (services/kernel/outbox.py): what a notification could not say (a row an operator
+    made due again) goes out within this."""
     outbox_replay_seconds: float = Field(
         24 * 3600, validation_alias=_env("PORTAL_OUTBOX_REPLAY_SECONDS")
     )
