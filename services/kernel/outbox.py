@@ -15,6 +15,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import datetime as dt
+import functools
 import logging
 import time
 from collections.abc import Callable
@@ -24,7 +25,18 @@ import asyncpg
 import redis
 from celery import Celery
 from kombu import Producer
-from sqlalchemy import JSON, ColumnElement, Integer, String, Text, delete, func, select, update
+from sqlalchemy import (
+    JSON,
+    ColumnElement,
+    Integer,
+    String,
+    Text,
+    bindparam,
+    delete,
+    func,
+    select,
+    update,
+)
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -374,7 +386,9 @@ class Relay:
     def _publish(self, rows: list[tuple[str, str, Any, str]]) -> None:
         """Hand `rows` (id, task name, payload, queue) to the broker: one Redis round trip for
         the batch. Raises if the broker did not take them all (some may have gone: they go
-        again, and consumers deduplicate)."""
+        again, and consumers deduplicate). The queues are not declared (messages go to the
+        queue named by the routing key; each worker declares its own), and the headers' repr
+        of the arguments names the message rather than copying its payload."""
         producer = self._batch_producer()
         send_task = self.celery.send_task
         batch = cast(Any, producer).batch  # kombu >= 5.7; its type stubs predate it
@@ -387,72 +401,97 @@ class Relay:
                     queue=queue,
                     retry=False,
                     producer=producer,
+                    declare=[],
+                    argsrepr="()",
+                    kwargsrepr=f"{{'payload': <outbox message {row_id}>}}",
                 )
 
-    async def publish_pending(self) -> int:
+    async def publish_pending(self, *, find_next: bool = True) -> int:
         """One pass; returns how many rows were published. Raises when the broker is down,
-        after recording the failure on the rows. Also notes when the earliest row scheduled
-        for later falls due (`next_due`)."""
+        after recording the failure on the rows. With `find_next`, also notes when the
+        earliest row scheduled for later falls due (`next_due`).
+
+        The due rows are claimed and marked published by one statement in a transaction that
+        commits only once the broker took them: a failure rolls the marks back (and records
+        the error), and until the commit other relays skip the rows (SKIP LOCKED)."""
         await self.check_broker_epoch()
-        outbox = self.outbox
         now = utcnow()
-        query = (
-            select(outbox.id, outbox.task_name, outbox.payload)
-            .where(outbox.published_at.is_(None), outbox.available_at <= now)
-            .order_by(outbox.available_at, outbox.created_at)
-            .limit(self.batch_size)
-        )
-        if self.db.is_postgres:
-            query = query.with_for_update(skip_locked=True)
         async with self.db.engine.connect() as conn:
-            rows = (await conn.execute(query)).all()
+            result = await conn.execute(self._claim, {"now": now})
+            claimed = sorted(result.all(), key=lambda row: (row[3], row[4]))  # RETURNING: any order
             ready, refused = [], []
-            for row_id, task_name, payload in rows:
+            for row_id, task_name, payload, _, _ in claimed:
                 try:
                     ready.append((row_id, task_name, payload, queue_of(task_name)))
                 except ValueError as unknown:  # no consumer can take it: set aside
                     refused.append((row_id, unknown))
-            failure: Exception | None = None
-            if ready:
-                try:
+            try:
+                if ready:
                     self._publish(ready)
-                except Exception as exc:
-                    failure = exc
-                    self._drop_producer()
-            ids = [r[0] for r in ready]
-            if ids and failure is None:
+            except Exception as exc:
+                self._drop_producer()
+                await conn.rollback()
                 await conn.execute(
-                    update(outbox)
-                    .where(outbox.id.in_(ids))
-                    .values(published_at=utcnow(), attempts=outbox.attempts + 1)
+                    self._failed,
+                    [{"row_id": r[0], "error": _error(exc), "later": None} for r in ready],
                 )
-            elif ids:
+                await conn.commit()
+                raise
+            if refused:  # looked at again in a minute (an operator's fix)
+                for row_id, reason in refused:
+                    log.error("relay %s: message %s refused: %s", self.celery.main, row_id, reason)
+                later = now + dt.timedelta(minutes=1)
                 await conn.execute(
-                    update(outbox)
-                    .where(outbox.id.in_(ids))
-                    .values(attempts=outbox.attempts + 1, last_error=_error(failure))
+                    self._failed,
+                    [{"row_id": i, "error": _error(r), "later": later} for i, r in refused],
                 )
-            for row_id, reason in refused:  # looked at again in a minute (an operator's fix)
-                log.error("relay %s: message %s refused: %s", self.celery.main, row_id, reason)
-                await conn.execute(
-                    update(outbox)
-                    .where(outbox.id == row_id)
-                    .values(
-                        attempts=outbox.attempts + 1,
-                        last_error=_error(reason),
-                        available_at=now + dt.timedelta(minutes=1),
-                    )
-                )
-            if len(rows) < self.batch_size:
-                self.next_due = await conn.scalar(
-                    select(func.min(outbox.available_at)).where(
-                        outbox.published_at.is_(None), outbox.available_at > now
-                    )
-                )
+            if find_next and len(claimed) < self.batch_size:
+                self.next_due = await conn.scalar(self._next_due, {"now": now})
             await conn.commit()
-        if failure is not None:
-            raise failure
         return len(ready)
+
+    @functools.cached_property
+    def _claim(self) -> Any:
+        """Mark the oldest due rows published and return them (id, task name, payload,
+        available_at, created_at). Built once: each pass then only binds `now`."""
+        o = self.outbox
+        due = (
+            select(o.id)
+            .where(o.published_at.is_(None), o.available_at <= bindparam("now"))
+            .order_by(o.available_at, o.created_at)
+            .limit(self.batch_size)
+        )
+        if self.db.is_postgres:
+            due = due.with_for_update(skip_locked=True)
+        return (
+            update(o)
+            .where(o.id.in_(due.scalar_subquery()))
+            .values(published_at=bindparam("now"), attempts=o.attempts + 1)
+            .returning(o.id, o.task_name, o.payload, o.available_at, o.created_at)
+        )
+
+    @functools.cached_property
+    def _failed(self) -> Any:
+        """Unmark a row that did not go (`row_id`), with its `error`, due again at `later`
+        (None: as it was)."""
+        o = self.outbox
+        return (
+            update(o)
+            .where(o.id == bindparam("row_id"))
+            .values(
+                published_at=None,
+                attempts=o.attempts + 1,
+                last_error=bindparam("error"),
+                available_at=func.coalesce(bindparam("later", type_=UTCDateTime()), o.available_at),
+            )
+        )
+
+    @functools.cached_property
+    def _next_due(self) -> Any:
+        o = self.outbox
+        return select(func.min(o.available_at)).where(
+            o.published_at.is_(None), o.available_at > bindparam("now")
+        )
 
     async def run(
         self,
@@ -462,11 +501,17 @@ class Relay:
         *,
         safety_interval: float = 5.0,
         listen: bool = True,
+        pass_spacing: float = 0.02,
     ) -> None:
         """Publish until `stop` is set: at once when notified (PostgreSQL, `listen`), when a
         scheduled row falls due, and every `safety_interval` seconds in any case; every
         `poll_interval` on SQLite or while the listening connection is down. Every second
-        or so while idle: the heartbeat (`beat`) and the broker's marker."""
+        or so while idle: the heartbeat (`beat`) and the broker's marker.
+
+        Passes start at most every `pass_spacing` seconds: an idle relay publishes a message
+        as soon as it is committed, a busy one publishes what was committed meanwhile in one
+        pass (one transaction and one Redis round trip for many messages)."""
+        loop = asyncio.get_running_loop()
         wake = asyncio.Event()
         stopping = asyncio.ensure_future(_set_when(stop, wake))
         listener = (
@@ -475,27 +520,33 @@ class Relay:
             else None
         )
         backoff = poll_interval
+        started = -pass_spacing
         try:
             while not stop.is_set():
                 listening = listener is not None and await listener.ensure()
+                gap = started + pass_spacing - loop.time()
+                if gap > 0:
+                    await asyncio.sleep(gap)
                 wake.clear()
+                started = loop.time()
                 try:
-                    published = await self.publish_pending()
+                    # the earliest scheduled row matters only to a relay that would sleep long
+                    published = await self.publish_pending(find_next=listening)
                 except Exception as exc:
                     log.warning("relay: publishing failed (%s); retrying in %.1fs", exc, backoff)
                     timeout, backoff = backoff, min(backoff * 2, 5.0)
                     await self._idle(timeout, wake, None, listener)  # no heartbeat: failing
-                else:
-                    backoff = poll_interval
-                    if beat is not None:
-                        beat()
-                    if published == self.batch_size:
-                        continue
-                    timeout = safety_interval if listening else poll_interval
-                    if self.next_due is not None:
-                        due_in = (self.next_due - utcnow()).total_seconds()
-                        timeout = min(timeout, max(due_in, 0.0))
-                    await self._idle(timeout, wake, beat, listener)
+                    continue
+                backoff = poll_interval
+                if beat is not None:
+                    beat()
+                if published == self.batch_size:
+                    continue
+                timeout = safety_interval if listening else poll_interval
+                if listening and self.next_due is not None:
+                    due_in = (self.next_due - utcnow()).total_seconds()
+                    timeout = min(timeout, max(due_in, 0.0))
+                await self._idle(timeout, wake, beat, listener)
         finally:
             stopping.cancel()
             if listener is not None:
