@@ -114,7 +114,7 @@ async def _listeners(url: str) -> list[int]:
     try:
         rows = await conn.fetch(
             "SELECT pid FROM pg_stat_activity WHERE datname = current_database() "
-            "AND query LIKE 'LISTEN%'"
+            "AND application_name = 'portal-notifier relay'"
         )
         return [int(r["pid"]) for r in rows]
     finally:
