@@ -11,11 +11,12 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import ColumnElement, select, update
+from sqlalchemy import ColumnElement, func, select, update
 
 from portal.metrics import OutboxState, outbox_state, queue_depths, service_database
 from services.kernel.contracts import QUEUES, SendEmailV1
 from services.kernel.db import database_for, utcnow
+from services.kernel.outbox import OUTBOX_CHANNEL
 from services.kernel.registry import SERVICES
 from services.kernel.settings import ServiceSettings
 
@@ -208,6 +209,8 @@ async def replay_messages(service: str, ids: Sequence[str] | None, min_attempts:
                 .where(outbox.id.in_(chosen))
                 .values(published_at=None, available_at=utcnow(), attempts=0, last_error=None)
             )
+            if db.is_postgres:  # the relay publishes them now, not at its next safety pass
+                await session.execute(select(func.pg_notify(OUTBOX_CHANNEL, "")))
         await session.commit()
     await db.dispose()
     return chosen

@@ -609,7 +609,12 @@ class Relay:
                     # the earliest scheduled row matters only to a relay that would sleep long
                     published = await self.publish_pending(find_next=listening)
                 except Exception as exc:
-                    log.warning("relay: publishing failed (%s); retrying in %.1fs", exc, backoff)
+                    log.warning(
+                        "relay %s: publishing failed (%s); retrying in %.1fs",
+                        self.celery.main,
+                        exc,
+                        backoff,
+                    )
                     timeout, backoff = backoff, min(backoff * 2, 5.0)
                     await self._idle(timeout, wake, None, listener)  # no heartbeat: failing
                     continue
