@@ -190,7 +190,7 @@ def measure(args: argparse.Namespace, database_url: str, redis_url: str, work: P
         relay = Relay(env, work / "relay.log")
         wait_until(
             lambda: len(broker.keys("portal:heartbeat:relay:*")) == len(SERVICES),
-            180,  # a loaded machine starts Python slowly
+            600,  # a loaded machine starts Python slowly
             what="the relays' heartbeats",
         )
         dsn = urls[SERVICE]
