@@ -3,22 +3,22 @@ writes are for admins and publish a new procedure version."""
 
 from __future__ import annotations
 
-import hashlib
-import json
-from collections import OrderedDict
-from collections.abc import Awaitable, Callable
-from typing import Annotated, Any
+from collections.abc import Awaitable, Callable, Coroutine
+from dataclasses import dataclass
+from typing import Annotated, Any, TypeVar
 from urllib.parse import quote
 
-from fastapi import Depends, File, Form, Path, Query, Request, Response, UploadFile
+from fastapi import APIRouter, Depends, File, Form, Path, Query, Request, Response, UploadFile
 
 from services.catalogue import schemas
 from services.catalogue.lexicon_service import LexiconService
+from services.catalogue.reads import Answer, ReadCache
+from services.catalogue.search_log import MAX_QUERY_CHARS
 from services.catalogue.service import CatalogueService
 from services.catalogue.settings import get_settings
 from services.kernel.auth import CurrentAdmin
 from services.kernel.db import commit_through
-from services.kernel.web import DbSession, service_router
+from services.kernel.web import DbSession, PortalRoute, bound_body, service_router
 
 router = service_router()
 
@@ -43,46 +43,16 @@ def _lexicon_service(request: Request, session: DbSession) -> LexiconService:
 Lexicon = Annotated[LexiconService, Depends(_lexicon_service)]
 
 
-class ReadCache:
-    """Encoded answers of this process, valid for one catalogue revision: a popular search
-    or procedure page is computed once per change of the catalogue, not once per citizen."""
-
-    def __init__(self, size: int = 4096) -> None:
-        self.size = size
-        self.revision = -1
-        self.entries: OrderedDict[str, tuple[bytes, Any]] = OrderedDict()
-
-    def get(self, key: str, revision: int) -> tuple[bytes, Any] | None:
-        if revision != self.revision:
-            self.entries.clear()
-            self.revision = revision
-            return None
-        body = self.entries.get(key)
-        if body is not None:
-            self.entries.move_to_end(key)
-        return body
-
-    def put(self, key: str, revision: int, body: tuple[bytes, Any]) -> None:
-        if revision == self.revision:
-            self.entries[key] = body
-            if len(self.entries) > self.size:
-                self.entries.popitem(last=False)
-
-
-def encode(content: Any) -> bytes:
-    return json.dumps(content, ensure_ascii=False, separators=(",", ":")).encode()
-
-
-def respond(request: Request, body: bytes) -> Response:
-    """The JSON answer with a strong ETag over its bytes; 304 when the client has it already."""
-    etag = '"' + hashlib.sha256(body).hexdigest()[:32] + '"'
+def respond(request: Request, answer: Answer) -> Response:
+    """The JSON answer with its strong ETag; 304 when the client has it already."""
     max_age = request.app.state.settings.cache_max_age
-    headers = {"ETag": etag, "Cache-Control": f"public, max-age={max_age}"}
-    sent = request.headers.get("if-none-match", "")
-    candidates = {t.strip().removeprefix("W/") for t in sent.split(",")}
-    if etag in candidates or "*" in candidates:
-        return Response(status_code=304, headers=headers)
-    return Response(body, media_type="application/json", headers=headers)
+    headers = {"ETag": answer.etag, "Cache-Control": f"public, max-age={max_age}"}
+    sent = request.headers.get("if-none-match")
+    if sent:
+        candidates = {t.strip().removeprefix("W/") for t in sent.split(",")}
+        if answer.etag in candidates or "*" in candidates:
+            return Response(status_code=304, headers=headers)
+    return Response(answer.body, media_type="application/json", headers=headers)
 
 
 async def cached(
@@ -90,20 +60,120 @@ async def cached(
     service: CatalogueService,
     produce: Callable[[], Awaitable[Any]],
     *,
-    key: str | None = None,
+    key: str,
     noted: Callable[[Any], Any] | None = None,
-) -> tuple[Response, Any]:
-    """Answer a read from this process's cache when the catalogue has not changed since; with
-    what `noted` picked from the answer's content when it was produced (for the search log)."""
+) -> tuple[Response, Answer]:
+    """Answer a read from this process's cache when the catalogue has not changed since, or
+    produce it; the answer keeps what `noted` picked from its content (for the search log)."""
     cache: ReadCache = request.app.state.read_cache
-    key = key or f"{request.url.path}?{request.url.query}"
-    revision = await service.repo.revision()
-    entry = cache.get(key, revision)
-    if entry is None:
+    revision = request.scope.get("state", {}).get(REVISION_READ)
+    if revision is None:
+        revision = await request.app.state.revisions.read()
+    answer = cache.get(key, revision)
+    if answer is None:
+        service.repo.assume_revision(revision)
         content = await produce()
-        entry = (encode(content), noted(content) if noted else None)
-        cache.put(key, revision, entry)
-    return respond(request, entry[0]), entry[1]
+        answer = Answer.of(content, noted(content) if noted else None)
+        cache.put(key, revision, answer)
+    return respond(request, answer), answer
+
+
+REVISION_READ = "catalogue_revision"
+"""`request.state`: the revision `CachedReadRoute` read for this request (read once)."""
+
+
+@dataclass(frozen=True)
+class CachePolicy:
+    """How a cached read finds its answer without its route: `key` (None: the request needs
+    the route, e.g. to refuse a parameter the key does not cover) and `then`, what the route
+    does besides answering (the search log)."""
+
+    key: Callable[[Request], str | None]
+    then: Callable[[Request, Answer], None] | None = None
+
+
+def path_and_query(request: Request) -> str:
+    return f"{request.url.path}?{request.url.query}"
+
+
+Endpoint = TypeVar("Endpoint", bound=Callable[..., Any])
+
+
+def answered_from_cache(
+    key: Callable[[Request], str | None] = path_and_query,
+    then: Callable[[Request, Answer], None] | None = None,
+) -> Callable[[Endpoint], Endpoint]:
+    """Mark a read route whose answers `cached` keeps: `CachedReadRoute` answers a request the
+    cache holds before the route runs."""
+
+    def mark(endpoint: Endpoint) -> Endpoint:
+        endpoint.__dict__["cache_policy"] = CachePolicy(key, then)
+        return endpoint
+
+    return mark
+
+
+class CachedReadRoute(PortalRoute):
+    """A public read the per-revision cache may answer. When it holds the answer to this very
+    request — the same path and query, so parameters FastAPI validated already when the answer
+    was produced — the answer is sent as it is kept, with its ETag, before FastAPI solves the
+    route's dependencies and validates its parameters again (most of a cached read's CPU:
+    a database session, the service, the parameters). Anything else runs the route."""
+
+    def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
+        handler = super().get_route_handler()
+        policy: CachePolicy = self.endpoint.__dict__["cache_policy"]
+
+        async def handle(request: Request) -> Response:
+            # the service's body limit, as every route of the service checks it
+            bound_body(request, self.body_limit or request.app.state.settings.max_body_bytes)
+            key = policy.key(request)
+            if key is not None:
+                state = request.app.state
+                revision = await state.revisions.read()
+                answer = state.read_cache.get(key, revision)
+                if answer is None:
+                    setattr(request.state, REVISION_READ, revision)
+                else:
+                    if policy.then is not None:
+                        policy.then(request, answer)
+                    return respond(request, answer)
+            return await handler(request)
+
+        return handle
+
+
+def log_search(request: Request, answer: Answer) -> None:
+    """A keyword search's first page is counted in the search log, with whether it found any."""
+    q = request.query_params.get("q")
+    if q and _number(request.query_params.get("page", "1")) == 1:
+        request.app.state.search_log.searched(q, answer.noted)
+
+
+def _number(value: str) -> int | None:
+    try:
+        return int(value)
+    except ValueError:
+        return None
+
+
+def detail_key(request: Request) -> str | None:
+    """A procedure's detail is one answer whatever search it was opened from (`q`, counted);
+    a `q` the route refuses is left to the route."""
+    q = request.query_params.get("q")
+    if q is not None and len(q) > MAX_QUERY_CHARS:
+        return None
+    return request.url.path
+
+
+def log_open(request: Request, answer: Answer) -> None:
+    q = request.query_params.get("q")
+    if q:
+        request.app.state.search_log.opened(q, answer.noted)
+
+
+reads = APIRouter(route_class=CachedReadRoute)
+"""The cached public reads (the service's routes otherwise: `router`)."""
 
 
 Page = Annotated[int, Query(ge=1, le=10_000)]
@@ -122,7 +192,8 @@ def page_of(items: list[Any], page: int, page_size: int) -> dict[str, Any]:
     }
 
 
-@router.get("/agencies", response_model=schemas.AgencyPage, tags=["agencies"])
+@reads.get("/agencies", response_model=schemas.AgencyPage, tags=["agencies"])
+@answered_from_cache()
 async def list_agencies(
     request: Request,
     service: Service,
@@ -138,19 +209,21 @@ async def list_agencies(
         items = [schemas.AgencyOut.model_validate(a).model_dump(mode="json") for a in agencies]
         return page_of(items, page, page_size)
 
-    return (await cached(request, service, produce))[0]
+    return (await cached(request, service, produce, key=path_and_query(request)))[0]
 
 
-@router.get("/agencies/{agency_id}", response_model=schemas.AgencyDetail, tags=["agencies"])
+@reads.get("/agencies/{agency_id}", response_model=schemas.AgencyDetail, tags=["agencies"])
+@answered_from_cache()
 async def get_agency(request: Request, service: Service, agency_id: str) -> Response:
 
     async def produce() -> dict[str, Any]:
         return (await service.agency_detail(agency_id)).model_dump(mode="json")
 
-    return (await cached(request, service, produce))[0]
+    return (await cached(request, service, produce, key=path_and_query(request)))[0]
 
 
-@router.get("/fields", response_model=schemas.FieldPage, tags=["fields"])
+@reads.get("/fields", response_model=schemas.FieldPage, tags=["fields"])
+@answered_from_cache()
 async def list_fields(
     request: Request,
     service: Service,
@@ -164,14 +237,15 @@ async def list_fields(
         items = [f.model_dump(mode="json") for f in await service.fields(tier)]
         return page_of(items, page, page_size)
 
-    return (await cached(request, service, produce))[0]
+    return (await cached(request, service, produce, key=path_and_query(request)))[0]
 
 
-@router.get("/procedures", response_model=schemas.ProcedurePage, tags=["procedures"])
+@reads.get("/procedures", response_model=schemas.ProcedurePage, tags=["procedures"])
+@answered_from_cache(then=log_search)
 async def list_procedures(
     request: Request,
     service: Service,
-    q: Annotated[str | None, Query(max_length=200, description="từ khóa")] = None,
+    q: Annotated[str | None, Query(max_length=MAX_QUERY_CHARS, description="từ khóa")] = None,
     agency_id: Annotated[str | None, Query(max_length=64)] = None,
     field_id: Annotated[str | None, Query(max_length=120)] = None,
     tier: schemas.Tier | None = None,
@@ -194,31 +268,33 @@ async def list_procedures(
         )
         return result.model_dump(mode="json")
 
-    response, total = await cached(request, service, produce, noted=lambda c: c["total"])
-    if q and page == 1:
-        request.app.state.search_log.searched(q, total)
+    key = path_and_query(request)
+    response, answer = await cached(request, service, produce, key=key, noted=lambda c: c["total"])
+    log_search(request, answer)
     return response
 
 
-@router.get("/procedures/{id_or_code}", response_model=schemas.ProcedureDetail, tags=["procedures"])
+@reads.get("/procedures/{id_or_code}", response_model=schemas.ProcedureDetail, tags=["procedures"])
+@answered_from_cache(key=detail_key, then=log_open)
 async def get_procedure(
     request: Request,
     service: Service,
     id_or_code: str,
     q: Annotated[
         str | None,
-        Query(max_length=200, description="the search this procedure was opened from (counted)"),
+        Query(
+            max_length=MAX_QUERY_CHARS,
+            description="the search this procedure was opened from (counted)",
+        ),
     ] = None,
 ) -> Response:
 
     async def produce() -> dict[str, Any]:
         return (await service.detail(id_or_code)).model_dump(mode="json")
 
-    response, code = await cached(
-        request, service, produce, key=request.url.path, noted=lambda c: c["code"]
-    )
-    if q:
-        request.app.state.search_log.opened(q, code)
+    key = request.url.path
+    response, answer = await cached(request, service, produce, key=key, noted=lambda c: c["code"])
+    log_open(request, answer)
     return response
 
 

@@ -8,10 +8,11 @@ import logging
 
 from fastapi import FastAPI
 
-from services.catalogue.api import ReadCache, router
+from services.catalogue.api import reads, router
 from services.catalogue.layouts import commune_tiers
 from services.catalogue.lexicon import file_entries
 from services.catalogue.lexicon_service import LexiconService
+from services.catalogue.reads import ReadCache, RevisionReader
 from services.catalogue.repository import install_search_functions
 from services.catalogue.search_log import SearchLog
 from services.catalogue.settings import CatalogueSettings, get_settings
@@ -27,6 +28,7 @@ def create_app(settings: CatalogueSettings | None = None) -> FastAPI:
     db = database_for(settings.resolved_database_url())
     install_search_functions(db.engine)
     search_log = SearchLog()
+    revisions = RevisionReader(db)
     file_entries(settings.lexicon_path)  # a broken lexicon file stops the start, loudly
     background: list[asyncio.Task[None]] = []
 
@@ -40,16 +42,18 @@ def create_app(settings: CatalogueSettings | None = None) -> FastAPI:
             with contextlib.suppress(asyncio.CancelledError):
                 await task
         await search_log.flush(db)
+        await revisions.close()
 
     return create_service_app(
         title="Thủ tục hành chính — Catalogue",
         description="Danh mục thủ tục hành chính, cơ quan và lĩnh vực; tra cứu theo từ khóa.",
         settings=settings,
         db=db,
-        routers=[router],
+        routers=[reads, router],
         storage=storage_from_settings(settings.storage_dir, "catalogue", settings),
         commune_tiers=commune_tiers(settings),
         read_cache=ReadCache(),
+        revisions=revisions,
         search_log=search_log,
         on_startup=start,
         on_shutdown=stop,

@@ -96,6 +96,11 @@ class CatalogueRepository:
             self._revision = await self.session.scalar(select(CatalogueRevision.revision)) or 0
         return self._revision
 
+    def assume_revision(self, revision: int) -> None:
+        """The revision as the request read it already (`reads.RevisionReader`): the caches
+        keyed by it (vocabulary, lexicon) then need no query of their own."""
+        self._revision = revision
+
     async def bump_revision(self) -> None:
         await self.session.execute(
             update(CatalogueRevision).values(revision=CatalogueRevision.revision + 1)

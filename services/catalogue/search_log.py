@@ -15,6 +15,7 @@ import datetime as dt
 import logging
 import re
 from collections import Counter
+from functools import lru_cache
 
 from sqlalchemy import delete
 from sqlalchemy.dialects import postgresql, sqlite
@@ -34,9 +35,11 @@ ROWS_PER_STATEMENT = 1_000
 _LONG_NUMBER = re.compile(r"\d{5,}")
 
 
+@lru_cache(maxsize=4096)
 def normalised(raw: str | None) -> str:
     """The query as the log keeps it: folded words, long digit runs masked, at most 200
-    characters ('' when nothing is left)."""
+    characters ('' when nothing is left). Remembered for the popular queries: the search log
+    counts every cached search too."""
     words = [_LONG_NUMBER.sub("#", w) for w in terms(raw)]
     return " ".join(words)[:MAX_QUERY_CHARS].strip()
 
