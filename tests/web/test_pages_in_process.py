@@ -41,8 +41,10 @@ def paged(items: list[dict[str, Any]], request: httpx.Request) -> dict[str, Any]
 
 def catalogue_2023(request: httpx.Request) -> httpx.Response:
     path = request.url.path.removeprefix("/api/v1/catalogue")
-    if path == "/agencies":
-        return httpx.Response(200, json=paged(AGENCIES[request.url.params["tier"]], request))
+    if path == "/agencies":  # as the API: one tier, or every agency without `tier`
+        tier = request.url.params.get("tier")
+        agencies = AGENCIES[tier] if tier else [a for tier in AGENCIES for a in AGENCIES[tier]]
+        return httpx.Response(200, json=paged(agencies, request))
     if path == "/fields":
         field = {"id": "ho-tich", "name": "Hộ tịch", "procedures": 40}
         return httpx.Response(200, json=paged([field], request))

@@ -4,14 +4,26 @@ that cannot be reached or answers 502/503/504 → `ApiUnavailable`, the 503 page
 
 from __future__ import annotations
 
+import importlib.util
 import json
+import sys
+from collections import OrderedDict
+from collections.abc import Callable
 from contextvars import ContextVar
 from dataclasses import dataclass, field
-from typing import Any, TypeVar
+from functools import cache
+from typing import Any, Generic, TypeVar
 from urllib.parse import quote
 
 import httpx
 from pydantic import BaseModel, ConfigDict
+
+if importlib.util.find_spec("sniffio") is None:
+    # httpcore asks `import sniffio` on every request (twice) to tell asyncio from trio; without
+    # sniffio installed (anyio 4 no longer needs it) each failed import searched sys.path again:
+    # a sixth of the pages' CPU. `None` in sys.modules fails the import at once; httpcore then
+    # takes asyncio, which is what it would have found.
+    sys.modules.setdefault("sniffio", None)  # type: ignore[arg-type]  # None: "not installed"
 
 request_id: ContextVar[str | None] = ContextVar("web_request_id", default=None)
 """Set per page request (web/headers.py), sent on as X-Request-ID so one id follows a page
@@ -30,6 +42,33 @@ class ApiModel(BaseModel):
     """An API answer as the pages read it: fields the contract adds later are ignored."""
 
     model_config = ConfigDict(extra="ignore", frozen=True)
+
+
+class _Page(BaseModel, Generic[Model]):
+    """One page of a list answer (`{"items", "total", …}`), read in one pass from its bytes."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    items: list[Model]
+    total: int
+
+
+@cache
+def _page_of(model: type[Model]) -> type[_Page[Model]]:
+    return _Page[model]  # type: ignore[valid-type]  # the model class, as the type argument
+
+
+def _list_parser(
+    model: type[Model],
+) -> Callable[[httpx.Response], _Page[Model] | tuple[Model, ...]]:
+    """A list answer: a page (`{"items", "total", …}`) read in one pass, or a plain array."""
+
+    def parse(response: httpx.Response) -> _Page[Model] | tuple[Model, ...]:
+        if response.content.lstrip()[:1] == b"[":
+            return tuple(model.model_validate(item) for item in response.json())
+        return _page_of(model).model_validate_json(response.content)
+
+    return parse
 
 
 @dataclass(frozen=True)
@@ -108,15 +147,28 @@ ALL_PAGE_SIZE = 500
 """The largest page of the catalogue's short lists (agencies, fields)."""
 
 
+Parsed = TypeVar("Parsed")
+KEPT_ANSWERS = 1024
+"""Parsed public answers a client keeps for revalidation (`ApiClient.revalidates`)."""
+
+
 class ApiClient:
     """The base of each API's client: `name` for messages, `base_url` where the API's routes
     start (`…/api/v1/catalogue` through a gateway, `http://catalogue:8000` directly)."""
 
     name = "api"
+    revalidates = False
+    """Its `get_model` and `get_all` answers are public (the same for everyone) and carry an
+    ETag: the client keeps them parsed and asks again with If-None-Match every time, so a page
+    is as fresh as before, and an unchanged answer is a bodiless 304 instead of bytes to parse
+    and validate again."""
 
     def __init__(self, http: httpx.AsyncClient, base_url: str) -> None:
         self.http = http
         self.base_url = base_url.rstrip("/")
+        self._kept: OrderedDict[tuple[str, tuple[tuple[str, str], ...]], tuple[str, Any]] = (
+            OrderedDict()
+        )
 
     def _headers(self, extra: dict[str, str] | None) -> dict[str, str]:
         headers = {"Accept-Language": "vi", "Accept": "application/json"}
@@ -163,8 +215,29 @@ class ApiClient:
         return response
 
     async def get_model(self, path: str, model: type[Model], **params: Any) -> Model:
-        response = await self.request("GET", path, params=params)
-        return model.model_validate_json(response.content)
+        return await self._get(path, params, lambda r: model.model_validate_json(r.content))
+
+    async def _get(
+        self, path: str, params: dict[str, Any], parse: Callable[[httpx.Response], Parsed]
+    ) -> Parsed:
+        """A GET's answer, parsed; revalidated when the client `revalidates`."""
+        if not self.revalidates:
+            return parse(await self.request("GET", path, params=params))
+        key = (path, tuple(sorted((k, str(v)) for k, v in params.items() if v not in (None, ""))))
+        kept = self._kept.get(key)
+        condition = {"If-None-Match": kept[0]} if kept else None
+        response = await self.request("GET", path, params=params, headers=condition)
+        if response.status_code == 304 and kept is not None:
+            self._kept.move_to_end(key)
+            return kept[1]  # type: ignore[no-any-return]  # what `parse` gave for this key
+        value = parse(response)
+        etag = response.headers.get("etag")
+        if etag:
+            self._kept[key] = (etag, value)
+            self._kept.move_to_end(key)
+            if len(self._kept) > KEPT_ANSWERS:
+                self._kept.popitem(last=False)
+        return value
 
     async def get_all(self, path: str, model: type[Model], **params: Any) -> list[Model]:
         """Every item of a list the API answers in pages (`{"items", "total", …}`), reading
@@ -172,14 +245,13 @@ class ApiClient:
         items: list[Model] = []
         page = 1
         while True:
-            response = await self.request(
-                "GET", path, params={**params, "page": page, "page_size": ALL_PAGE_SIZE}
+            body = await self._get(
+                path, {**params, "page": page, "page_size": ALL_PAGE_SIZE}, _list_parser(model)
             )
-            body = response.json()
-            if isinstance(body, list):
-                return [model.model_validate(item) for item in body]
-            items += [model.model_validate(item) for item in body["items"]]
-            if not body["items"] or len(items) >= body["total"]:
+            if isinstance(body, tuple):
+                return list(body)
+            items += body.items
+            if not body.items or len(items) >= body.total:
                 return items
             page += 1
 

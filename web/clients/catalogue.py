@@ -120,6 +120,7 @@ class ProcedurePage(ApiModel):
 
 class CatalogueClient(ApiClient):
     name = "catalogue"
+    revalidates = True  # its reads are public and cached by the API per catalogue revision
 
     async def agencies(
         self, tier: Tier | None = None, parent_id: str | None = None

@@ -4,6 +4,7 @@ procedure or by field, keyword search, the procedure page and its form downloads
 from __future__ import annotations
 
 import asyncio
+from collections import Counter
 from typing import Annotated
 
 from fastapi import Query, Request
@@ -25,12 +26,13 @@ TierSlug = Annotated[str | None, Query(pattern="^(so|huyen|xa)$")]
 
 
 async def _tiers(catalogue: Catalogue) -> list[dict[str, object]]:
-    """The tiers the catalogue has agencies in (districts only with the 2023 layout)."""
-    lists = await asyncio.gather(*(catalogue.agencies(tier) for tier in TIER_SLUGS.values()))
+    """The tiers the catalogue has agencies in (districts only with the 2023 layout): every
+    agency in one call, counted by tier (a call per tier cost the page a call each)."""
+    counts = Counter(agency.tier for agency in await catalogue.agencies())
     return [
-        {"slug": slug, "tier": tier, "count": len(agencies)}
-        for (slug, tier), agencies in zip(TIER_SLUGS.items(), lists, strict=True)
-        if agencies
+        {"slug": slug, "tier": tier, "count": counts[tier]}
+        for slug, tier in TIER_SLUGS.items()
+        if counts[tier]
     ]
 
 

@@ -109,7 +109,7 @@ APPLICANT_LABELS = {
 """The applicant's common fields, when the catalogue cannot give the procedure's titles."""
 
 
-def _processing(request: Request) -> ProcessingClient:
+async def _processing(request: Request) -> ProcessingClient:
     # Starlette's app.state holds Any; create_app put the API clients there
     return request.app.state.clients.processing  # type: ignore[no-any-return]
 
