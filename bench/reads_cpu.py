@@ -280,8 +280,8 @@ def main() -> None:
     )
     results: dict[str, dict[str, Any]] = {}
     try:
-        wait_until(lambda: _answers(f"{catalogue_url}/healthz"), 180, what="the catalogue API")
-        wait_until(lambda: _answers(f"{web_url}/readyz"), 180, what="the pages")
+        wait_until(lambda: _answers(f"{catalogue_url}/healthz"), 600, what="the catalogue API")
+        wait_until(lambda: _answers(f"{web_url}/readyz"), 600, what="the pages")
         pages = {
             "home page": "/",
             "search results page": f"/thu-tuc?q={SEARCH.replace(' ', '+')}",
