@@ -6,6 +6,7 @@ the bytes sent as they are."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
 import json
 from collections import OrderedDict
@@ -88,10 +89,18 @@ class RevisionReader:
         self._statement: asyncpg.prepared_stmt.PreparedStatement | None = None
         self._next: asyncio.Future[int] | None = None
         self._runner: asyncio.Task[None] | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
 
     async def read(self) -> int:
+        loop = asyncio.get_running_loop()
+        if loop is not self._loop:  # another event loop (a test's): nothing of the last one
+            if self._connection is not None:
+                with contextlib.suppress(RuntimeError):  # its loop is closed: just drop it
+                    self._connection.terminate()
+            self._connection = self._statement = self._next = self._runner = None
+            self._loop = loop
         if self._next is None:
-            self._next = asyncio.get_running_loop().create_future()
+            self._next = loop.create_future()
             if self._runner is None or self._runner.done():
                 self._runner = asyncio.create_task(self._run())
         return await asyncio.shield(self._next)
