@@ -58,25 +58,29 @@ def test_a_change_through_another_process_is_read_on_the_next_request(
     )
     assert token.status_code == 200, token.text
     admin = bearer(token.json())
-    gateway = httpx.Client(base_url=f"{stack.base_url}/api/v1/catalogue", timeout=30)
-    field = gateway.post("/fields", json={"name": f"Đọc lại {uuid.uuid4().hex[:6]}"}, headers=admin)
-    assert field.status_code == 201, field.text
-    code = f"9.{uuid.uuid4().int % 1_000_000:06d}"
-    created = gateway.post(
-        "/procedures",
-        json={
-            "code": code,
-            "name": "Cấp giấy xác nhận đọc lại bộ nhớ đệm",
-            "field_id": field.json()["id"],
-            "tier": ["province"],
-            "agency_id": "HT-STP",
-            "online": "full",
-            "processing_days": 5,
-        },
-        headers=admin,
-    )
-    assert created.status_code == 201, created.text
-    with gateway, httpx.Client(base_url=second_catalogue, timeout=30) as other:
+    with (
+        httpx.Client(base_url=f"{stack.base_url}/api/v1/catalogue", timeout=30) as gateway,
+        httpx.Client(base_url=second_catalogue, timeout=30) as other,
+    ):
+        field = gateway.post(
+            "/fields", json={"name": f"Đọc lại {uuid.uuid4().hex[:6]}"}, headers=admin
+        )
+        assert field.status_code == 201, field.text
+        code = f"9.{uuid.uuid4().int % 1_000_000:06d}"
+        created = gateway.post(
+            "/procedures",
+            json={
+                "code": code,
+                "name": "Cấp giấy xác nhận đọc lại bộ nhớ đệm",
+                "field_id": field.json()["id"],
+                "tier": ["province"],
+                "agency_id": "HT-STP",
+                "online": "full",
+                "processing_days": 5,
+            },
+            headers=admin,
+        )
+        assert created.status_code == 201, created.text
         before = other.get(f"/procedures/{code}")
         assert before.status_code == 200 and before.json()["processing_days"] == 5
         again = other.get(f"/procedures/{code}", params={"q": "doc lai"})
