@@ -13,7 +13,7 @@ from collections import OrderedDict
 from dataclasses import dataclass
 from typing import Any
 
-import asyncpg  # type: ignore[import-untyped]  # no stubs: its names are Any here
+import asyncpg
 from sqlalchemy import select
 
 from services.catalogue.models import CatalogueRevision

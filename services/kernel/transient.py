@@ -7,7 +7,7 @@ from __future__ import annotations
 import random
 from typing import Any, NoReturn
 
-import asyncpg  # type: ignore[import-untyped]  # no stubs
+import asyncpg
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError

@@ -20,7 +20,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any, Protocol, TypeVar, cast
 
-import asyncpg  # type: ignore[import-untyped]  # no stubs; used in this module only
+import asyncpg
 from sqlalchemy import Table, select, update
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncSession
