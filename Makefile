@@ -15,9 +15,13 @@ TEST_REDIS_URL ?= redis://127.0.0.1:6379/14
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-17s %s\n", $$1, $$2}'
 
+# Bytecode compiled at install, as the image does (UV_COMPILE_BYTECODE): with
+# PYTHONDONTWRITEBYTECODE set and no .pyc, every process start compiles every module it imports
+# again — most of a start's CPU (issue 15). The project's own modules too (an editable install).
 $(VENV_STAMP): pyproject.toml uv.lock
 	@$(UV) --version >/dev/null 2>&1 || $(PYTHON) -m pip install --quiet uv
-	$(UV) sync --frozen
+	$(UV) sync --frozen --compile-bytecode
+	.venv/bin/python -m compileall -q services portal web
 	@touch $@
 
 install: $(VENV_STAMP) ## install uv if missing, then the locked dependencies into .venv
