@@ -1,4 +1,6 @@
-"""`portal`: the operator's command line."""
+"""`portal`: the operator's command line. Each command imports what it needs when it runs:
+`portal serve` and `portal worker` exec uvicorn or Celery at once, and what this module
+imported before the exec (Alembic, the message contracts) was start-up time thrown away."""
 
 from __future__ import annotations
 
@@ -12,12 +14,15 @@ import sys
 from pathlib import Path
 from typing import Never
 
-from services.kernel.contracts import QUEUES
-from services.kernel.migrations import upgrade
 from services.kernel.registry import SERVICES
+
+QUEUES = SERVICES
+"""A queue per service (`services.kernel.contracts.QUEUES`, without importing the contracts)."""
 
 
 def _migrate(args: argparse.Namespace) -> int:
+    from services.kernel.migrations import upgrade
+
     unknown = set(args.services) - set(SERVICES)
     if unknown:
         sys.exit(f"unknown services: {', '.join(sorted(unknown))}")

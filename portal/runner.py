@@ -15,13 +15,13 @@ import urllib.request
 from pathlib import Path
 from typing import IO
 
-import redis
-
-from services.kernel.captcha import load_captcha_secret
-from services.kernel.contracts import QUEUES
-from services.kernel.migrations import upgrade
 from services.kernel.registry import SERVICES
 from services.kernel.settings import ServiceSettings
+
+QUEUES = SERVICES
+"""A queue per service (`services.kernel.contracts.QUEUES`): `portal serve` and `portal worker`
+read their argv from here before exec'ing uvicorn or Celery, so nothing heavy is imported
+(Redis, Alembic, the captcha) that only `portal run` needs."""
 
 
 def say(message: str) -> None:
@@ -35,6 +35,8 @@ def _free_port() -> int:
 
 
 def _redis_answers(url: str) -> bool:
+    import redis
+
     try:
         return bool(redis.Redis.from_url(url, socket_connect_timeout=1, socket_timeout=1).ping())
     except redis.RedisError:
@@ -84,6 +86,8 @@ def ensure_redis(settings: ServiceSettings, data_dir: Path) -> subprocess.Popen[
 
 def migrate_all() -> None:
     import importlib
+
+    from services.kernel.migrations import upgrade
 
     for service in SERVICES:
         settings = importlib.import_module(f"services.{service}.settings").get_settings()
@@ -312,6 +316,8 @@ def run(*, worker_concurrency: dict[str, int] | None = None) -> int:
         ensure_signing_key(acc.private_key_path, acc.public_key_path)
         ensure_secret(acc.secret_path)
     if not acc.captcha_secret:  # accounts seals captchas with it, dossiers verifies them
+        from services.kernel.captcha import load_captcha_secret
+
         load_captcha_secret(acc)
     say("migrating databases")
     migrate_all()
