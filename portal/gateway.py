@@ -16,9 +16,7 @@ import os
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
 from pathlib import Path
-from typing import Any
 
-import redis.asyncio as aioredis
 from fastapi import FastAPI, HTTPException, Request
 from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.responses import HTMLResponse, JSONResponse, Response
@@ -32,11 +30,11 @@ from services.kernel.errors import (
     problem_response,
     request_language,
 )
-from services.kernel.health import alive_instances
+from services.kernel.health import PortalHealth
 from services.kernel.metrics import MetricsMiddleware, render, scrape_registry
 from services.kernel.registry import PUBLIC_APIS, SERVICES
 from services.kernel.settings import ServiceSettings
-from services.kernel.web import NO_TELEMETRY, BodyLimitMiddleware, check_ready
+from services.kernel.web import NO_TELEMETRY, BodyLimitMiddleware
 from web.app import create_app as web_app
 
 
@@ -57,11 +55,15 @@ def create_gateway() -> FastAPI:
     pages = web_app()
     redis_url = ServiceSettings().redis_url
     mail_dir = os.environ.get("PORTAL_MAIL_DIR")
+    health = PortalHealth(
+        {name: app.state.db for name, app in apps.items()}, redis_url, QUEUES, SERVICES
+    )
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         # Starlette does not run the lifespans of mounted apps: enter them here.
         async with AsyncExitStack() as stack:
+            stack.push_async_callback(health.close)
             for app in (*apps.values(), pages):
                 await stack.enter_async_context(app.router.lifespan_context(app))
             yield
@@ -99,24 +101,9 @@ def create_gateway() -> FastAPI:
     @gateway.get("/healthz", include_in_schema=False)
     async def healthz() -> JSONResponse:
         """200 once every service's database, Redis, a worker per queue and a relay per
-        outbox answer; 503 before, saying what is missing."""
-        checks: dict[str, Any] = {}
-        for name, app in apps.items():
-            ready = await check_ready(app.state.db, redis_url)
-            checks[f"{name}.database"] = ready["database"]
-        checks["redis"] = ready["redis"]
-        client = aioredis.Redis.from_url(redis_url, socket_timeout=2, socket_connect_timeout=2)
-        try:
-            for queue in QUEUES:
-                n = await alive_instances(client, "worker", queue)
-                checks[f"{queue}.worker"] = "ok" if n else "missing"
-            for service in SERVICES:
-                n = await alive_instances(client, "relay", service)
-                checks[f"{service}.relay"] = "ok" if n else "missing"
-        except Exception as exc:
-            checks["heartbeats"] = f"error: {type(exc).__name__}"
-        finally:
-            await client.aclose()
+        outbox answer; 503 before, saying what is missing. An `ok` may be one second stale
+        (`PortalHealth`)."""
+        checks = await health.checks()
         ok = all(v == "ok" for v in checks.values())
         return JSONResponse(
             {"status": "ok" if ok else "starting", "checks": checks},

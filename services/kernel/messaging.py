@@ -88,8 +88,10 @@ def make_celery(
 
 
 def _install_worker_heartbeat(app: Celery, queue: str, redis_url: str) -> None:
-    """A running worker says so in Redis every few seconds; `/healthz` reads it."""
+    """A running worker says so in Redis every few seconds, the first time as soon as it
+    consumes; `/healthz` reads it. A worker that shuts down takes its heartbeat with it."""
     stop = threading.Event()
+    beats: list[tuple[Heartbeat, threading.Thread]] = []
 
     @worker_ready.connect(weak=False)
     def _start(sender: Any = None, **_: Any) -> None:
@@ -102,11 +104,16 @@ def _install_worker_heartbeat(app: Celery, queue: str, redis_url: str) -> None:
                 beat.safe_beat()
                 stop.wait(Heartbeat.INTERVAL)
 
-        threading.Thread(target=loop, name="portal-heartbeat", daemon=True).start()
+        thread = threading.Thread(target=loop, name="portal-heartbeat", daemon=True)
+        thread.start()
+        beats.append((beat, thread))
 
     @worker_shutdown.connect(weak=False)
     def _stop(sender: Any = None, **_: Any) -> None:
         stop.set()
+        for beat, thread in beats:
+            thread.join(timeout=5)  # a beat being written is not to come after its removal
+            beat.stop()
 
 
 _loop: asyncio.AbstractEventLoop | None = None

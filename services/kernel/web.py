@@ -17,7 +17,6 @@ from fastapi import APIRouter, Depends, FastAPI, HTTPException, Request
 from fastapi.responses import JSONResponse, Response
 from fastapi.routing import APIRoute
 from fastapi.telemetry import TelemetryConfig
-from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -32,6 +31,7 @@ from services.kernel.errors import (
     problem_response,
     request_language,
 )
+from services.kernel.health import database_check, health_redis, redis_check
 from services.kernel.inputs import PROBLEMS, InputRefused, parse_json_body, readable
 from services.kernel.metrics import MetricsMiddleware, render, scrape_registry
 from services.kernel.revocation import RevocationCheck
@@ -268,23 +268,10 @@ def service_router() -> APIRouter:
     return APIRouter(route_class=PortalRoute)
 
 
-async def check_ready(db: Database, redis_url: str) -> dict[str, str]:
-    checks: dict[str, str] = {}
-    try:
-        async with db.engine.connect() as conn:
-            await conn.execute(text("SELECT 1"))
-        checks["database"] = "ok"
-    except Exception as exc:
-        checks["database"] = f"error: {type(exc).__name__}"
-    client = aioredis.Redis.from_url(redis_url, socket_timeout=2, socket_connect_timeout=2)
-    try:
-        await client.ping()
-        checks["redis"] = "ok"
-    except Exception as exc:
-        checks["redis"] = f"error: {type(exc).__name__}"
-    finally:
-        await client.aclose()
-    return checks
+async def check_ready(db: Database, client: aioredis.Redis) -> dict[str, str]:
+    """The database and Redis, checked at once on pooled connections."""
+    database, redis = await asyncio.gather(database_check(db), redis_check(client))
+    return {"database": database, "redis": redis}
 
 
 NO_TELEMETRY: TelemetryConfig = {"tracing": False, "metrics": False, "logs": False}
@@ -305,6 +292,7 @@ def create_service_app(
     **state: Any,
 ) -> FastAPI:
     settings.check_production()
+    health = health_redis(settings.redis_url)  # /readyz's: one connection kept across probes
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -313,6 +301,7 @@ def create_service_app(
         yield
         if on_shutdown is not None:
             await on_shutdown(app)
+        await health.aclose()
         await db.dispose()
 
     app = FastAPI(
@@ -345,7 +334,7 @@ def create_service_app(
 
     @app.get("/readyz", tags=["health"], summary="Readiness: database and Redis")
     async def readyz(request: Request) -> JSONResponse:
-        checks = await check_ready(db, settings.redis_url)
+        checks = await check_ready(db, health)
         ok = all(v == "ok" for v in checks.values())
         return JSONResponse(
             {"status": "ok" if ok else "unavailable", "checks": checks},
