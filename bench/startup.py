@@ -317,7 +317,9 @@ def main() -> None:
         redis_server.start()
         smtp = SmtpSink()
         smtp.start()
-        stack = Stack(database_url, redis_server.url, smtp, work / "stack")
+        # no catalogue import at start (minutes on a loaded machine): nothing here reads it
+        empty = {"CATALOGUE_SOURCE_FILE": str(work / "no-catalogue.jsonl")}
+        stack = Stack(database_url, redis_server.url, smtp, work / "stack", extra_env=empty)
         try:
             stack.start()
             if args.only != "startup":
