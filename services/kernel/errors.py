@@ -5,15 +5,17 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from fastapi import FastAPI, Request
-from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
 from sqlalchemy.exc import DBAPIError
-from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from services.kernel.transient import is_transient
+
+if TYPE_CHECKING:  # the web framework is imported where an answer is made: workers raise
+    # these errors too, and FastAPI is most of what importing this module would cost them
+    from fastapi import FastAPI, Request
+    from fastapi.exceptions import RequestValidationError
+    from starlette.responses import JSONResponse
 
 log = logging.getLogger("portal.errors")
 
@@ -175,6 +177,8 @@ def problem_response(
     headers: dict[str, str] | None = None,
     extra: dict[str, Any] | None = None,
 ) -> JSONResponse:
+    from starlette.responses import JSONResponse
+
     lang = request_language(request)
     base = TITLES.get(code) or TITLES[STATUS_CODES.get(status or 500, "internal")]
     status = status or base[0]
@@ -271,6 +275,9 @@ UNAVAILABLE = Text(
 
 
 def install_problem_handlers(app: FastAPI) -> None:
+    from fastapi.exceptions import RequestValidationError
+    from starlette.exceptions import HTTPException as StarletteHTTPException
+
     @app.exception_handler(ProblemError)
     async def _problem(request: Request, exc: ProblemError) -> JSONResponse:
         lang = request_language(request)
