@@ -27,8 +27,6 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from jsonschema import Draft202012Validator
-
 RADIO_LIMIT = 4
 TEXTAREA_FROM = 1000
 """A string whose `maxLength` is at least this is a text area."""
@@ -370,6 +368,8 @@ def problems(schema: Mapping[str, Any], value: Any, prefix: str) -> dict[str, st
     """What the schema refuses in `value`, by input name, in the words a page shows. Used
     where the API cannot be asked to correct later: an accountless dossier's declaration
     cannot be changed once created (its token only attaches files and sends)."""
+    from jsonschema import Draft202012Validator  # on this path only, not at start (issue 15)
+
     found: dict[str, str] = {}
     checker = Draft202012Validator(
         {k: v for k, v in schema.items() if k != "$defs"},

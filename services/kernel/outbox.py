@@ -24,8 +24,6 @@ from typing import TYPE_CHECKING, Any, cast
 
 import asyncpg
 import redis
-from celery import Celery
-from kombu import Producer
 from sqlalchemy import (
     JSON,
     ColumnElement,
@@ -43,6 +41,10 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from services.kernel.contracts import Contract, queue_of
 from services.kernel.db import Database, UTCDateTime, new_id, utcnow
+
+if TYPE_CHECKING:  # an API process writes outbox rows and never needs Celery (issue 15)
+    from celery import Celery
+    from kombu import Producer
 
 log = logging.getLogger("portal.outbox")
 

@@ -5,12 +5,13 @@ from __future__ import annotations
 
 import functools
 import json
-from typing import Any
-
-from jsonschema import Draft202012Validator
+from typing import TYPE_CHECKING, Any
 
 from services.dossiers.errors import INCOMPLETE
 from services.kernel.errors import FieldError, Invalid, Text
+
+if TYPE_CHECKING:  # imported by the first dossier sent, not at start (issue 15)
+    from jsonschema import Draft202012Validator
 
 
 def check_complete(
@@ -41,6 +42,8 @@ def check_complete(
 
 @functools.lru_cache(maxsize=512)
 def _validator(schema_json: str) -> Draft202012Validator:
+    from jsonschema import Draft202012Validator
+
     return Draft202012Validator(
         json.loads(schema_json), format_checker=Draft202012Validator.FORMAT_CHECKER
     )
