@@ -47,7 +47,7 @@ from tests.support import RedisServer, SmtpSink, Stack, wait_until  # noqa: E402
 
 API_SERVICES = ("accounts", "catalogue", "dossiers")
 HEARTBEATS = "portal:heartbeat*"
-READY_TIMEOUT = 120.0
+READY_TIMEOUT = 300.0
 
 
 def free_port() -> int:
