@@ -14,7 +14,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Iterable
+from collections.abc import Awaitable, Callable, Iterable
 
 import redis
 import redis.asyncio as aioredis
@@ -127,15 +127,41 @@ async def alive(client: aioredis.Redis, kinds: Iterable[str] = KINDS) -> dict[st
     }
 
 
+class OkCache:
+    """A readiness check whose `ok` answer is reused for `seconds` (1 s): a load balancer or
+    `portal run` asking every few seconds gets at worst an `ok` one second stale, and a burst
+    of probes costs one check. A failing answer is never reused: a starting process is seen
+    ready at the first probe after it is, a failing one at once."""
+
+    def __init__(
+        self, check: Callable[[], Awaitable[dict[str, str]]], seconds: float = 1.0
+    ) -> None:
+        self.check = check
+        self.seconds = seconds
+        self._ok: dict[str, str] | None = None
+        self._ok_until = 0.0
+        self._lock = asyncio.Lock()
+
+    async def __call__(self) -> dict[str, str]:
+        """Every check by name: `ok`, or what is wrong (`missing`, `error: …`)."""
+        if self._ok is not None and time.monotonic() < self._ok_until:
+            return self._ok
+        async with self._lock:  # concurrent probes wait for one check rather than each run it
+            if self._ok is not None and time.monotonic() < self._ok_until:
+                return self._ok
+            checks = await self.check()
+            if all(v == "ok" for v in checks.values()):
+                self._ok, self._ok_until = checks, time.monotonic() + self.seconds
+            else:
+                self._ok = None
+            return checks
+
+
 class PortalHealth:
     """The whole portal's readiness as the local gateway's `/healthz` reports it: each
     service's database, Redis, a worker per queue and a relay per outbox — checked at once
-    (the databases on their pooled connections, the heartbeats in one round trip).
-
-    An `ok` answer is reused for `cache_seconds` (1 s): a load balancer or `portal run` asking
-    every few seconds gets at worst an `ok` one second stale, and a burst of probes costs one
-    check. A failing answer is never reused: a starting portal is seen ready at the first
-    probe after it is."""
+    (the databases on their pooled connections, the heartbeats in one round trip); an `ok`
+    is reused for `cache_seconds` (`OkCache`)."""
 
     def __init__(
         self,
@@ -150,24 +176,7 @@ class PortalHealth:
         self.client = health_redis(redis_url)
         self.queues = tuple(queues)
         self.outboxes = tuple(outboxes)
-        self.cache_seconds = cache_seconds
-        self._ok_until = 0.0
-        self._ok: dict[str, str] | None = None
-        self._lock = asyncio.Lock()
-
-    async def checks(self) -> dict[str, str]:
-        """Every check by name: `ok`, `missing` (no live worker or relay) or `error: …`."""
-        if self._ok is not None and time.monotonic() < self._ok_until:
-            return self._ok
-        async with self._lock:  # concurrent probes wait for one check rather than each run it
-            if self._ok is not None and time.monotonic() < self._ok_until:
-                return self._ok
-            checks = await self._check()
-            if all(v == "ok" for v in checks.values()):
-                self._ok, self._ok_until = checks, time.monotonic() + self.cache_seconds
-            else:
-                self._ok = None
-            return checks
+        self.checks = OkCache(self._check, cache_seconds)
 
     async def _check(self) -> dict[str, str]:
         async def heartbeats() -> dict[str, set[str]] | BaseException:

@@ -31,7 +31,7 @@ from services.kernel.errors import (
     problem_response,
     request_language,
 )
-from services.kernel.health import database_check, health_redis, redis_check
+from services.kernel.health import OkCache, database_check, health_redis, redis_check
 from services.kernel.inputs import PROBLEMS, InputRefused, parse_json_body, readable
 from services.kernel.metrics import MetricsMiddleware, render, scrape_registry
 from services.kernel.revocation import RevocationCheck
@@ -293,6 +293,7 @@ def create_service_app(
 ) -> FastAPI:
     settings.check_production()
     health = health_redis(settings.redis_url)  # /readyz's: one connection kept across probes
+    ready = OkCache(lambda: check_ready(db, health))  # an ok may be one second stale
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -334,7 +335,7 @@ def create_service_app(
 
     @app.get("/readyz", tags=["health"], summary="Readiness: database and Redis")
     async def readyz(request: Request) -> JSONResponse:
-        checks = await check_ready(db, health)
+        checks = await ready()
         ok = all(v == "ok" for v in checks.values())
         return JSONResponse(
             {"status": "ok" if ok else "unavailable", "checks": checks},
