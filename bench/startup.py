@@ -91,16 +91,12 @@ def heartbeat_of(client: redis.Redis, pid: int) -> set[str]:
         if kind == "string":
             if key.endswith(tag):
                 found.add(":".join(key.split(":")[2:4]))
-        elif kind == "zset":
-            for member in client.zrange(key, 0, -1):
+        else:  # portal:heartbeats:<kind>, members (or fields) `<name>:<instance>`
+            members = client.zrange(key, 0, -1) if kind == "zset" else client.hkeys(key)
+            for member in members:
                 text = member.decode()
                 if text.endswith(tag):
-                    found.add(text.rsplit(":", 1)[0] if ":" in text else key)
-        elif kind == "hash":
-            for field in client.hkeys(key):
-                text = field.decode()
-                if text.endswith(tag):
-                    found.add(text.rsplit(":", 1)[0] if ":" in text else key)
+                    found.add(f"{key.rsplit(':', 1)[1]}:{text.split(':', 1)[0]}")
     return found
 
 
