@@ -618,15 +618,20 @@ def print_table(shape: str, figures: dict[str, Any]) -> None:
         f"{100 * s['load_generator_cpu_share']:.0f} % of the cores)"
     )
     for (role, op), target in TARGETS_MS.items():
-        for actual_role in [
-            r for r in ordered if r == role or (role == "API" and r.startswith("API "))
-        ]:
-            if op in ops and actual_role in ops[op]["cpu_ms_per_request"]:
-                value = ops[op]["cpu_ms_per_request"][actual_role]
-                if value < 0.005:
-                    continue
-                verdict = "met" if value <= target else "MISSED"
-                print(f"  target {actual_role} {op}: {value:.2f} ms ≤ {target} — {verdict}")
+        if op not in ops:
+            continue
+        apis = {
+            r: v
+            for r, v in ops[op]["cpu_ms_per_request"].items()
+            if r == role or (role == "API" and r.startswith("API "))
+        }
+        if not apis:
+            continue
+        serving, value = max(apis.items(), key=lambda item: item[1])  # the API that served it
+        if value < 0.005:
+            continue
+        verdict = "met" if value <= target else "MISSED"
+        print(f"  target {serving} {op}: {value:.2f} ms ≤ {target} — {verdict}")
 
 
 def main() -> None:
