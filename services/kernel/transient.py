@@ -35,7 +35,9 @@ def is_transient(exc: BaseException) -> bool:
         return isinstance(code, str) and code.startswith(_TRANSIENT_CODES)
     # asyncpg's own errors, where it is used without SQLAlchemy (the notifier's deliveries):
     # its InterfaceError is a connection closed or in use, like the DB-API's
-    if isinstance(exc, asyncpg.InterfaceError):
+    if isinstance(exc, asyncpg.InterfaceError | asyncpg.InternalClientError):
+        # InternalClientError: the connection's protocol in a state it should not be in (e.g.
+        # "another operation is in progress"); the connection is dropped, a retry takes a new one
         return True
     if isinstance(exc, asyncpg.PostgresError):
         return isinstance(exc.sqlstate, str) and exc.sqlstate.startswith(_TRANSIENT_CODES)

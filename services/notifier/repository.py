@@ -186,7 +186,13 @@ class PgDeliveries:
 class LaneConnections:
     """One asyncpg connection per lane of this process (a forked pool process opens its own),
     kept open across e-mails; one that met any error is closed and opened again next time,
-    rather than trusted in an unknown state (a statement cut by a timeout, a server restart)."""
+    rather than trusted in an unknown state (a statement cut by a timeout, a server restart).
+
+    A connection is taken out while it is in use and put back after: a batch cut short by its
+    budget may still run on the event loop when the next batch takes the same lane, and two
+    coroutines on one asyncpg connection fail ("another operation is in progress") — the fault
+    suite lost two e-mails that way after a PostgreSQL restart. The second gets a connection of
+    its own; one of them is closed when both come back."""
 
     def __init__(self, database_url: str) -> None:
         self.dsn = (
@@ -201,18 +207,21 @@ class LaneConnections:
     ) -> T:
         """Run `work` in a transaction on the lane's connection and commit."""
         key = (os.getpid(), lane)
-        connection = self._connections.get(key)
+        connection = self._connections.pop(key, None)
         try:
             if connection is None or connection.is_closed():
                 connection = await asyncpg.connect(self.dsn, timeout=connect_timeout)
-                self._connections[key] = connection
             async with connection.transaction():
-                return await work(PgDeliveries(connection))
+                result = await work(PgDeliveries(connection))
         except BaseException:
-            dropped = self._connections.pop(key, None)
-            if dropped is not None:
-                dropped.terminate()
+            if connection is not None:
+                connection.terminate()
             raise
+        if key in self._connections:  # another coroutine put one back meanwhile
+            await connection.close()
+        else:
+            self._connections[key] = connection
+        return result
 
 
 # -- SQLAlchemy, for SQLite and the operator's commands ---------------------------------------
