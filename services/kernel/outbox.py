@@ -183,7 +183,7 @@ async def forget_processed(
 OUTBOX_CHANNEL = "portal_outbox"
 """The channel an insert into a service's outbox notifies (each service has its own database)."""
 
-OUTBOX_NOTIFY_UP = (
+_NOTIFY_UP = (
     f"""CREATE OR REPLACE FUNCTION portal_outbox_notify() RETURNS trigger
     LANGUAGE plpgsql AS $$
     BEGIN
@@ -194,12 +194,26 @@ OUTBOX_NOTIFY_UP = (
     "CREATE TRIGGER outbox_notify AFTER INSERT ON outbox "
     "FOR EACH STATEMENT EXECUTE FUNCTION portal_outbox_notify()",
 )
-"""The statements of the migration that makes every insert into `outbox` wake the relay: one
-notification per statement, and PostgreSQL folds a transaction's identical ones into one."""
-OUTBOX_NOTIFY_DOWN = (
+_NOTIFY_DOWN = (
     "DROP TRIGGER IF EXISTS outbox_notify ON outbox",
     "DROP FUNCTION IF EXISTS portal_outbox_notify()",
 )
+
+
+def add_outbox_notify(op: Any) -> None:
+    """Each service's migration that makes every insert into its `outbox` wake the relay (one
+    notification per statement; PostgreSQL folds a transaction's identical ones into one).
+    SQLite has no NOTIFY: there the relay polls. `op` is Alembic's."""
+    if op.get_bind().dialect.name == "postgresql":
+        for statement in _NOTIFY_UP:
+            op.execute(statement)
+
+
+def drop_outbox_notify(op: Any) -> None:
+    """The downgrade of `add_outbox_notify`."""
+    if op.get_bind().dialect.name == "postgresql":
+        for statement in _NOTIFY_DOWN:
+            op.execute(statement)
 
 
 class OutboxListener:

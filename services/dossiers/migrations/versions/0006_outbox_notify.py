@@ -10,7 +10,7 @@ from collections.abc import Sequence
 
 from alembic import op
 
-from services.kernel.outbox import OUTBOX_NOTIFY_DOWN, OUTBOX_NOTIFY_UP
+from services.kernel.outbox import add_outbox_notify, drop_outbox_notify
 
 revision: str = "0006"
 down_revision: str | None = "0005"
@@ -19,12 +19,8 @@ depends_on: str | Sequence[str] | None = None
 
 
 def upgrade() -> None:
-    if op.get_bind().dialect.name == "postgresql":  # SQLite has no NOTIFY: the relay polls
-        for statement in OUTBOX_NOTIFY_UP:
-            op.execute(statement)
+    add_outbox_notify(op)
 
 
 def downgrade() -> None:
-    if op.get_bind().dialect.name == "postgresql":
-        for statement in OUTBOX_NOTIFY_DOWN:
-            op.execute(statement)
+    drop_outbox_notify(op)
