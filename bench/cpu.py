@@ -48,6 +48,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from bench.common import machine, percentile  # noqa: E402
+from bench.portal import file_one  # noqa: E402
 from tests.accounts_flow import bearer, registered_citizen  # noqa: E402
 from tests.dossiers_flow import officer_of, pdf, wait_for_catalogue_copy  # noqa: E402
 from tests.support import RedisServer, SmtpSink, Stack, free_port, wait_until  # noqa: E402
@@ -364,28 +365,6 @@ def full_speed(
     emails = sent_emails(stack)
     filed: list[float] = []
 
-    async def one(client: httpx.AsyncClient) -> None:
-        created = await client.post(
-            "/",
-            json={
-                "procedure_id": PROCEDURE,
-                "applicant": {"full_name": "Nguyễn Văn Thử", "address": "Hà Tĩnh"},
-                "declaration": {"request": "Đề nghị đăng ký hoạt động."},
-            },
-            headers=citizen,
-        )
-        created.raise_for_status()
-        dossier = created.json()
-        component = next(c for c in dossier["components"] if c["required"])
-        (
-            await client.post(
-                f"/{dossier['id']}/components/{component['id']}/files",
-                files={"file": ("giay-to.pdf", attachment, "application/pdf")},
-                headers=citizen,
-            )
-        ).raise_for_status()
-        (await client.post(f"/{dossier['id']}/submit", headers=citizen)).raise_for_status()
-
     async def run() -> float:
         deadline = time.perf_counter() + seconds
         limits = httpx.Limits(max_connections=clients)
@@ -396,7 +375,7 @@ def full_speed(
             async def worker() -> None:
                 while time.perf_counter() < deadline:
                     started = time.perf_counter()
-                    await one(client)
+                    await file_one(client, citizen, attachment)
                     filed.append((time.perf_counter() - started) * 1000)
 
             begun = time.perf_counter()
